@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod ini;
+pub mod mask;
 pub mod meters;
 pub mod options;
 pub mod polling;
@@ -14,6 +15,7 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 
+pub use mask::mask_url;
 pub use meters::{fnmatch, MeterSelector};
 pub use options::{CeilometerConf, Env, Interface, OutagePolicy};
 pub use polling::{DefinitionFormat, PollingDefinition, Sink, Source};
