@@ -114,9 +114,7 @@ fn convert(y: &MarkedYaml<'_>) -> Node {
     let line = y.span.start.line();
     let val = match &y.data {
         YamlData::Value(s) => scalar(s),
-        YamlData::Representation(text, _, _) => match Scalar::parse_from_cow(text.clone()) {
-            s => scalar(&s),
-        },
+        YamlData::Representation(text, _, _) => scalar(&Scalar::parse_from_cow(text.clone())),
         YamlData::Sequence(items) => Val::Seq(items.iter().map(convert).collect()),
         YamlData::Mapping(map) => Val::Map(
             map.iter()

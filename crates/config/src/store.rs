@@ -312,8 +312,7 @@ impl Store {
                 .iter()
                 .filter(|s| s.name == section)
                 .flat_map(|s| s.entries.iter())
-                .filter(|e| norm_key(&e.key) == key)
-                .last();
+                .rfind(|e| norm_key(&e.key) == key);
             if let Some(e) = hit {
                 return Some(e.value.clone());
             }

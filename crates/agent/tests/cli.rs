@@ -1,0 +1,141 @@
+//! The binary as operators run it: exit codes, messages, flag order.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ceilometer-central"));
+    // Keep the default search path away from the machine's /etc and the user's home.
+    c.env("HOME", "/nonexistent-home").env_remove("RUST_LOG");
+    c
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validate_passes_on_the_shipped_example() {
+    let o = bin()
+        .args(["validate", "--config-file"])
+        .arg(repo().join("etc/ceilometer/ceilometer.conf"))
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("Sources:") && out.contains("all_pollsters"), "{out}");
+    assert!(out.contains("Coordination:") && out.contains("Publishers:"), "{out}");
+    assert!(out.lines().count() < 25, "one screen: {out}");
+}
+
+#[test]
+fn validate_reports_every_problem_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        "[polling]\nbatch_size = lots\ncfg_file = polling.yaml\n[coordination]\nbackend_url = redis://:hunter2@127.0.0.1:6379\nheartbeat = never\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("polling.yaml"), "sources:\n  - name: s\n    interval: 0\n    meters: []\n").unwrap();
+    let o = bin().arg("validate").arg("--config-file").arg(&conf).output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    for needle in [
+        "[polling] batch_size: invalid value = \"lots\": expected an integer",
+        "[coordination] heartbeat: invalid value = \"never\": expected a number",
+        "source 's': Interval value should > 0",
+        "source 's': No meters specified",
+        "FAILED: 4 error(s)",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(!err.contains("hunter2") && !out.contains("hunter2"));
+}
+
+#[test]
+fn summary_masks_the_redis_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        "[coordination]\nbackend_url = redis://:hunter2@127.0.0.1:6379?sentinel=m&sentinel_password=sp\n[polling]\npartitioning_group_prefix = rust\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("polling.yaml"), "sources:\n  - name: s\n    interval: 60\n    meters: ['*']\n").unwrap();
+    let o = bin().arg("validate").arg("--config-file").arg(&conf).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(out.contains("redis://:***@127.0.0.1:6379?sentinel=m&sentinel_password=***"), "{out}");
+    assert!(out.contains("group central-rust-global"), "{out}");
+    assert!(!out.contains("hunter2") && !err.contains("hunter2"));
+}
+
+#[test]
+fn config_dir_and_files_apply_in_command_line_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("conf.d");
+    std::fs::create_dir(&d).unwrap();
+    std::fs::write(d.join("10-a.conf"), "[polling]\nbatch_size = 11\n").unwrap();
+    std::fs::write(d.join("20-b.conf"), "[polling]\nbatch_size = 22\n").unwrap();
+    std::fs::write(d.join("ignored.txt"), "[polling]\nbatch_size = 99\n").unwrap();
+    let first = dir.path().join("first.conf");
+    std::fs::write(&first, format!("[polling]\nbatch_size = 1\ncfg_file = {}\n", dir.path().join("p.yaml").display())).unwrap();
+    std::fs::write(dir.path().join("p.yaml"), "sources:\n  - name: s\n    interval: 60\n    meters: ['*']\n").unwrap();
+    // file then dir: the dir's last file wins.
+    let o = bin().arg("validate").arg("--config-file").arg(&first).arg("--config-dir").arg(&d).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(out.contains("batches of 22"), "{out}{err}");
+    // dir then file: the file wins.
+    let o = bin().arg("validate").arg("--config-dir").arg(&d).arg("--config-file").arg(&first).output().unwrap();
+    let (out, err) = text(&o);
+    assert!(out.contains("batches of 1,") || out.contains("batches of 1\n"), "{out}{err}");
+}
+
+#[test]
+fn other_namespaces_are_a_clear_error() {
+    let o = bin()
+        .args(["validate", "--polling-namespaces", "compute", "--config-file"])
+        .arg(repo().join("etc/ceilometer/ceilometer.conf"))
+        .output()
+        .unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("--polling-namespaces compute: not implemented; ceilometer-central runs the central namespace only"), "{err}");
+}
+
+#[test]
+fn run_refuses_a_broken_configuration() {
+    let o = bin().args(["run", "--config-file", "/nonexistent/ceilometer.conf"]).output().unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("/nonexistent/ceilometer.conf: cannot read configuration file"), "{err}");
+}
+
+#[test]
+fn no_config_anywhere_says_where_it_looked() {
+    let o = bin().arg("validate").output().unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("no configuration file given and no ceilometer.conf found in /nonexistent-home/.ceilometer, /nonexistent-home, /etc/ceilometer, /etc"), "{err}");
+}
+
+#[test]
+fn bad_flags_exit_2_and_help_and_version_work() {
+    let o = bin().arg("--no-such-flag").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    for args in [vec!["--help"], vec!["validate", "--help"], vec!["run", "--help"], vec!["--version"]] {
+        let o = bin().args(&args).output().unwrap();
+        assert!(o.status.success(), "{args:?}");
+    }
+    let o = bin().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("ceilometer-central "));
+}
