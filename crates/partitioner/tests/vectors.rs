@@ -33,7 +33,8 @@ fn load(name: &str) -> Value {
 }
 
 fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("expected a string, got {v}"))
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v}"))
 }
 
 fn arr(v: &Value) -> &Vec<Value> {
@@ -100,7 +101,12 @@ fn hashring(c: &mut Checks) {
         c.eq("empty_ring", &keys[i], got, strings(want));
     }
     for key in &keys {
-        c.eq("empty_ring", key, empty.owner(key.as_bytes()).is_none(), true);
+        c.eq(
+            "empty_ring",
+            key,
+            empty.owner(key.as_bytes()).is_none(),
+            true,
+        );
     }
     for case in arr(&v["cases"]) {
         let name = s(&case["name"]);
@@ -155,7 +161,12 @@ fn ring_points(c: &mut Checks) {
             let label = format!("point {i}");
             let want_pos: u128 = s(&want["position"]).parse().expect("decimal u128");
             c.eq(name, &label, *pos, want_pos);
-            c.eq(name, &label, format!("{pos:032x}"), s(&want["hex"]).to_owned());
+            c.eq(
+                name,
+                &label,
+                format!("{pos:032x}"),
+                s(&want["hex"]).to_owned(),
+            );
             c.eq(name, &label, member.id_str(), Some(s(&want["node"])));
             // Independent closed form: md5(node repeated r+2 times).
             let r = usize::try_from(want["node_point_index"].as_u64().unwrap()).unwrap();
@@ -166,7 +177,12 @@ fn ring_points(c: &mut Checks) {
         for l in arr(&case["lookups"]) {
             let key = s(&l["key"]);
             let h = key_position(key.as_bytes());
-            c.eq(name, key, format!("{h:032x}"), s(&l["key_md5_hex"]).to_owned());
+            c.eq(
+                name,
+                key,
+                format!("{h:032x}"),
+                s(&l["key_md5_hex"]).to_owned(),
+            );
             c.eq(
                 name,
                 key,
@@ -198,10 +214,25 @@ fn partitioner(c: &mut Checks) {
             .map(|w| w.parse::<u32>().expect("weight"));
         match weight {
             Some(w) => {
-                c.eq("capabilities_msgpack", repr, encode_capabilities_weight(w), bytes.clone());
-                c.eq("capabilities_msgpack", repr, weight_from_capabilities(&bytes), w);
+                c.eq(
+                    "capabilities_msgpack",
+                    repr,
+                    encode_capabilities_weight(w),
+                    bytes.clone(),
+                );
+                c.eq(
+                    "capabilities_msgpack",
+                    repr,
+                    weight_from_capabilities(&bytes),
+                    w,
+                );
             }
-            None => c.eq("capabilities_msgpack", repr, weight_from_capabilities(&bytes), 1),
+            None => c.eq(
+                "capabilities_msgpack",
+                repr,
+                weight_from_capabilities(&bytes),
+                1,
+            ),
         }
     }
     for sc in arr(&v["scenarios"]) {
@@ -212,9 +243,12 @@ fn partitioner(c: &mut Checks) {
             .iter()
             .map(|f| (s(&f["field"]).as_bytes().to_vec(), hex(s(&f["value_hex"]))))
             .collect();
-        let members = strings(
-            &Value::Array(arr(&sc["members"]).iter().map(|m| m["id"].clone()).collect()),
-        );
+        let members = strings(&Value::Array(
+            arr(&sc["members"])
+                .iter()
+                .map(|m| m["id"].clone())
+                .collect(),
+        ));
         let parts: Vec<Partitioner> = members
             .iter()
             .map(|me| {
@@ -231,7 +265,11 @@ fn partitioner(c: &mut Checks) {
         }
         for obj in arr(&sc["objects"]) {
             let key = hex(s(&obj["hashed_bytes_hex"]));
-            let label = format!("{} = {:?}", s(&obj["python_repr"]), String::from_utf8_lossy(&key));
+            let label = format!(
+                "{} = {:?}",
+                s(&obj["python_repr"]),
+                String::from_utf8_lossy(&key)
+            );
             let got = ring.owner(&key).map(|m| m.id_str().unwrap().to_owned());
             c.eq(name, &label, got, Some(s(&obj["owner"]).to_owned()));
             let got = sorted_ids(&parts[0].members_for_object::<&str>(&key, &[], 2));
@@ -240,7 +278,12 @@ fn partitioner(c: &mut Checks) {
             c.eq(name, &label, by_member.len(), parts.len());
             for ((p, want), me) in parts.iter().zip(by_member).zip(&members) {
                 let want = want.as_bool().unwrap();
-                c.eq(name, &format!("{label} self={me}"), p.belongs_to_self(&key), want);
+                c.eq(
+                    name,
+                    &format!("{label} self={me}"),
+                    p.belongs_to_self(&key),
+                    want,
+                );
                 c.eq(
                     name,
                     &format!("{label} member={me}"),
