@@ -46,6 +46,14 @@ fn lookups(c: &mut Criterion) {
             hits
         });
     });
+    // md5 alone: the floor for any tooz-compatible lookup.
+    group.bench_function("md5_only", |b| {
+        b.iter(|| {
+            keys.iter().fold(0u128, |acc, k| {
+                acc ^ partitioner::key_position(black_box(k.as_bytes()))
+            })
+        });
+    });
     group.bench_function("belongs_to", |b| {
         b.iter(|| {
             keys.iter()

@@ -180,6 +180,12 @@ pub struct HashRing {
     index: HashMap<Box<[u8]>, u32>,
     positions: Vec<u128>,
     owners: Vec<u32>,
+    /// Search accelerator: `bucket_start[b]` is the number of positions whose top
+    /// `bucket_bits` bits are `< b`, so a key in bucket `b` only needs a binary search
+    /// within `bucket_start[b]..bucket_start[b + 1]` (usually 0–2 points) instead of the
+    /// whole ring. Derived from `positions`; rebuilt whenever they change.
+    bucket_start: Vec<usize>,
+    bucket_bits: u32,
 }
 
 impl HashRing {
@@ -197,7 +203,28 @@ impl HashRing {
             index: HashMap::new(),
             positions: Vec::new(),
             owners: Vec::new(),
+            bucket_start: Vec::new(),
+            bucket_bits: 0,
         })
+    }
+
+    /// Rebuilds `bucket_start` for the current positions: about one point per bucket,
+    /// between 2^4 and 2^16 buckets (at most 512 KiB; 2 KiB for Ceilometer's 8 × 32).
+    fn rebuild_buckets(&mut self) {
+        let n = self.positions.len();
+        let bits = n.max(1).next_power_of_two().trailing_zeros().clamp(4, 16);
+        let buckets = 1usize << bits;
+        let shift = 128 - bits;
+        self.bucket_bits = bits;
+        self.bucket_start.clear();
+        self.bucket_start.reserve(buckets + 1);
+        let mut i = 0usize;
+        for b in 0..=buckets {
+            while i < n && ((self.positions[i] >> shift) as usize) < b {
+                i += 1;
+            }
+            self.bucket_start.push(i);
+        }
     }
 
     /// Builds a ring from `(id, weight)` pairs in one go.
@@ -280,6 +307,7 @@ impl HashRing {
                 self.owners.push(owner);
             }
         }
+        self.rebuild_buckets();
     }
 
     /// Adds a member with `weight` (tooz `add_node(node, weight)`).
@@ -339,6 +367,7 @@ impl HashRing {
         }
         self.positions = positions;
         self.owners = owners;
+        self.rebuild_buckets();
         Ok(removed)
     }
 
@@ -400,7 +429,9 @@ impl HashRing {
         if self.positions.is_empty() {
             return None;
         }
-        let i = self.positions.partition_point(|&p| p <= position);
+        let b = (position >> (128 - self.bucket_bits)) as usize;
+        let (lo, hi) = (self.bucket_start[b], self.bucket_start[b + 1]);
+        let i = lo + self.positions[lo..hi].partition_point(|&p| p <= position);
         Some(if i == self.positions.len() { 0 } else { i })
     }
 
