@@ -33,6 +33,15 @@ fn lookups(c: &mut Criterion) {
     let ring = HashRing::with_members(DEFAULT_PARTITIONS, ids.iter().map(|id| (id, 1))).unwrap();
     let keys: Vec<String> = (0..10_000).map(|i| uuid_like("key", i)).collect();
     assert!(keys.iter().all(|k| k.len() == 36));
+    // Same line as tooz_get_nodes.py prints, to see both sides agree on these keys.
+    let owners: Vec<usize> = keys[..20]
+        .iter()
+        .map(|k| {
+            let m = ring.owner(k.as_bytes()).unwrap();
+            ids.iter().position(|id| id.as_bytes() == m.id()).unwrap()
+        })
+        .collect();
+    println!("owner index of first 20 keys: {owners:?}");
     let mut group = c.benchmark_group("lookup-8x32");
     group.throughput(Throughput::Elements(keys.len() as u64));
     group.bench_function("owner", |b| {
