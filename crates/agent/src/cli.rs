@@ -52,6 +52,10 @@ pub enum Command {
     ///
     /// Exits 1 if any error was found, 0 otherwise.
     Validate,
+    /// Owners of keys (one per line on stdin) under tooz's hash ring.
+    ///
+    /// Prints one line per key: the owning member ids, sorted, separated by a space.
+    Ring(crate::ring_cmd::RingArgs),
 }
 
 impl CommonArgs {

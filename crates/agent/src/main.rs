@@ -6,6 +6,7 @@
 
 mod cli;
 mod logging;
+mod ring_cmd;
 mod validate;
 
 use std::process::ExitCode;
@@ -39,16 +40,29 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
-    let req = match load_request(&cli.common, &matches) {
-        Ok(r) => r,
-        Err(e) => {
+    let request = || {
+        load_request(&cli.common, &matches).map_err(|e| {
             eprintln!("ceilometer-central: {e:#}");
-            return ExitCode::from(2);
-        }
+            ExitCode::from(2)
+        })
     };
-    match cli.command.unwrap_or(Command::Run) {
-        Command::Validate => cmd_validate(&req),
-        Command::Run => cmd_run(&cli.common, &req),
+    let result = match &cli.command {
+        Some(Command::Ring(args)) => Ok(cmd_ring(args)),
+        Some(Command::Validate) => request().map(|r| cmd_validate(&r)),
+        Some(Command::Run) | None => request().map(|r| cmd_run(&cli.common, &r)),
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+fn cmd_ring(args: &ring_cmd::RingArgs) -> ExitCode {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    match ring_cmd::run(args, stdin.lock(), std::io::BufWriter::new(stdout.lock())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ceilometer-central ring: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
     }
 }
 

@@ -31,8 +31,14 @@ fn validate_passes_on_the_shipped_example() {
         .unwrap();
     let (out, err) = text(&o);
     assert!(o.status.success(), "stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("Sources:") && out.contains("all_pollsters"), "{out}");
-    assert!(out.contains("Coordination:") && out.contains("Publishers:"), "{out}");
+    assert!(
+        out.contains("Sources:") && out.contains("all_pollsters"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Coordination:") && out.contains("Publishers:"),
+        "{out}"
+    );
     assert!(out.lines().count() < 25, "one screen: {out}");
 }
 
@@ -45,8 +51,17 @@ fn validate_reports_every_problem_and_exits_1() {
         "[polling]\nbatch_size = lots\ncfg_file = polling.yaml\n[coordination]\nbackend_url = redis://:hunter2@127.0.0.1:6379\nheartbeat = never\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("polling.yaml"), "sources:\n  - name: s\n    interval: 0\n    meters: []\n").unwrap();
-    let o = bin().arg("validate").arg("--config-file").arg(&conf).output().unwrap();
+    std::fs::write(
+        dir.path().join("polling.yaml"),
+        "sources:\n  - name: s\n    interval: 0\n    meters: []\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--config-file")
+        .arg(&conf)
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     for needle in [
@@ -70,11 +85,23 @@ fn summary_masks_the_redis_password() {
         "[coordination]\nbackend_url = redis://:hunter2@127.0.0.1:6379?sentinel=m&sentinel_password=sp\n[polling]\npartitioning_group_prefix = rust\n",
     )
     .unwrap();
-    std::fs::write(dir.path().join("polling.yaml"), "sources:\n  - name: s\n    interval: 60\n    meters: ['*']\n").unwrap();
-    let o = bin().arg("validate").arg("--config-file").arg(&conf).output().unwrap();
+    std::fs::write(
+        dir.path().join("polling.yaml"),
+        "sources:\n  - name: s\n    interval: 60\n    meters: ['*']\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--config-file")
+        .arg(&conf)
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
     assert!(o.status.success(), "{out}{err}");
-    assert!(out.contains("redis://:***@127.0.0.1:6379?sentinel=m&sentinel_password=***"), "{out}");
+    assert!(
+        out.contains("redis://:***@127.0.0.1:6379?sentinel=m&sentinel_password=***"),
+        "{out}"
+    );
     assert!(out.contains("group central-rust-global"), "{out}");
     assert!(!out.contains("hunter2") && !err.contains("hunter2"));
 }
@@ -88,22 +115,55 @@ fn config_dir_and_files_apply_in_command_line_order() {
     std::fs::write(d.join("20-b.conf"), "[polling]\nbatch_size = 22\n").unwrap();
     std::fs::write(d.join("ignored.txt"), "[polling]\nbatch_size = 99\n").unwrap();
     let first = dir.path().join("first.conf");
-    std::fs::write(&first, format!("[polling]\nbatch_size = 1\ncfg_file = {}\n", dir.path().join("p.yaml").display())).unwrap();
-    std::fs::write(dir.path().join("p.yaml"), "sources:\n  - name: s\n    interval: 60\n    meters: ['*']\n").unwrap();
+    std::fs::write(
+        &first,
+        format!(
+            "[polling]\nbatch_size = 1\ncfg_file = {}\n",
+            dir.path().join("p.yaml").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        "sources:\n  - name: s\n    interval: 60\n    meters: ['*']\n",
+    )
+    .unwrap();
     // file then dir: the dir's last file wins.
-    let o = bin().arg("validate").arg("--config-file").arg(&first).arg("--config-dir").arg(&d).output().unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--config-file")
+        .arg(&first)
+        .arg("--config-dir")
+        .arg(&d)
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
     assert!(out.contains("batches of 22"), "{out}{err}");
     // dir then file: the file wins.
-    let o = bin().arg("validate").arg("--config-dir").arg(&d).arg("--config-file").arg(&first).output().unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--config-dir")
+        .arg(&d)
+        .arg("--config-file")
+        .arg(&first)
+        .output()
+        .unwrap();
     let (out, err) = text(&o);
-    assert!(out.contains("batches of 1,") || out.contains("batches of 1\n"), "{out}{err}");
+    assert!(
+        out.contains("batches of 1,") || out.contains("batches of 1\n"),
+        "{out}{err}"
+    );
 }
 
 #[test]
 fn other_namespaces_are_a_clear_error() {
     let o = bin()
-        .args(["validate", "--polling-namespaces", "compute", "--config-file"])
+        .args([
+            "validate",
+            "--polling-namespaces",
+            "compute",
+            "--config-file",
+        ])
         .arg(repo().join("etc/ceilometer/ceilometer.conf"))
         .output()
         .unwrap();
@@ -114,10 +174,16 @@ fn other_namespaces_are_a_clear_error() {
 
 #[test]
 fn run_refuses_a_broken_configuration() {
-    let o = bin().args(["run", "--config-file", "/nonexistent/ceilometer.conf"]).output().unwrap();
+    let o = bin()
+        .args(["run", "--config-file", "/nonexistent/ceilometer.conf"])
+        .output()
+        .unwrap();
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("/nonexistent/ceilometer.conf: cannot read configuration file"), "{err}");
+    assert!(
+        err.contains("/nonexistent/ceilometer.conf: cannot read configuration file"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -132,10 +198,90 @@ fn no_config_anywhere_says_where_it_looked() {
 fn bad_flags_exit_2_and_help_and_version_work() {
     let o = bin().arg("--no-such-flag").output().unwrap();
     assert_eq!(o.status.code(), Some(2));
-    for args in [vec!["--help"], vec!["validate", "--help"], vec!["run", "--help"], vec!["--version"]] {
+    for args in [
+        vec!["--help"],
+        vec!["validate", "--help"],
+        vec!["run", "--help"],
+        vec!["--version"],
+    ] {
         let o = bin().args(&args).output().unwrap();
         assert!(o.status.success(), "{args:?}");
     }
     let o = bin().arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("ceilometer-central "));
+}
+
+/// The `ring` command reproduces tooz's owners for every key of every multi-member case of
+/// `hashring.json` whose keys have no newline (the command reads one key per line).
+#[test]
+fn ring_command_matches_tooz_vectors() {
+    use std::io::Write;
+    let path = repo().join("../shared/vectors/hashring.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; the repository expects shared/ beside it",
+            path.display()
+        )
+    });
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let usable: Vec<usize> = (0..keys.len())
+        .filter(|&i| !keys[i].contains('\n') && !keys[i].contains('\r'))
+        .collect();
+    let mut checked = 0;
+    for case in v["cases"].as_array().unwrap() {
+        let nodes = case["nodes"].as_array().unwrap();
+        let ids: Vec<&str> = nodes.iter().map(|n| n["id"].as_str().unwrap()).collect();
+        if ids.iter().any(|id| id.contains(','))
+            || case.get("owner_index_per_key").is_none()
+            || case["name"].as_str().unwrap().contains("remove_node")
+        {
+            continue;
+        }
+        let mut cmd = bin();
+        cmd.arg("ring")
+            .arg("--partitions")
+            .arg(case["partitions"].to_string());
+        for n in nodes {
+            cmd.arg("--member")
+                .arg(format!("{},{}", n["id"].as_str().unwrap(), n["weight"]));
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = String::new();
+        for &i in &usable {
+            input.push_str(keys[i]);
+            input.push('\n');
+        }
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", case["name"]);
+        let lines: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines.len(), usable.len(), "{}", case["name"]);
+        let owners = case["owner_index_per_key"].as_array().unwrap();
+        for (line, &i) in lines.iter().zip(&usable) {
+            let want = ids[owners[i].as_u64().unwrap() as usize];
+            assert_eq!(line, want, "case {} key {:?}", case["name"], keys[i]);
+            checked += 1;
+        }
+    }
+    assert!(checked > 10_000, "{checked}");
+    println!("ring command: {checked} owners identical to tooz");
 }
