@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Every test of the project, from a fresh Debian machine with Rust:
+#   formatting, clippy (warnings are errors), and every unit, integration and property test.
+# Installs what the tests need (Debian packages, a Python venv with the real tooz) and
+# starts nothing that outlives it: tests start their own servers on free loopback ports and
+# stop them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '==> %s\n' "$*"; }
+
+# --- Debian packages --------------------------------------------------------------------
+need=()
+for pair in redis-server:redis-server redis-sentinel:redis-sentinel; do
+  cmd=${pair%%:*}; pkg=${pair##*:}
+  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done
+python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+if ((${#need[@]})); then
+  log "installing ${need[*]}"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  # Keep package scripts from starting system services: tests run their own servers, and
+  # this script must leave nothing running.
+  policy=/usr/sbin/policy-rc.d; made_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null; $SUDO chmod +x "$policy"; made_policy=1
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  [ -n "$made_policy" ] && $SUDO rm -f "$policy"
+fi
+
+# --- Python venv with the real tooz (the interop peer) --------------------------------------
+if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c 'import tooz, redis, msgpack' 2>/dev/null; then
+  log "creating .venv with tooz"
+  python3 -m venv "$root/.venv"
+  "$root/.venv/bin/pip" install -q --disable-pip-version-check -r "$root/scripts/requirements-test.txt"
+fi
+export CEILOMETER_CENTRAL_VENV="$root/.venv"
+
+# --- Rust ----------------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "cargo test"
+cargo test --workspace --locked
