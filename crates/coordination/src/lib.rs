@@ -180,13 +180,15 @@ pub fn start(
     for opt in &config.backend_url.ignored_options {
         tracing::debug!(option = %opt, url = %config.backend_url, "backend_url option has no effect here.");
     }
+    let hint = redis_store::SwitchHint::default();
     let store = redis_store::RedisStore::new(
         config.backend_url.clone(),
         &config.group,
         config.member_id.clone(),
-    );
+    )
+    .with_switch_hint(hint.clone());
     let switch = Arc::new(Notify::new());
-    let watch_guard = redis_store::watch_switch_master(&config.backend_url, switch.clone());
+    let watch_guard = redis_store::watch_switch_master(&config.backend_url, switch.clone(), hint);
     spawn_with(store, &config, switch, watch_guard)
 }
 

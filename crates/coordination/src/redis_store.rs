@@ -292,7 +292,15 @@ impl Drop for SwitchWatch {
     }
 }
 
-pub(crate) fn watch_switch_master(url: &RedisUrl, notify: Arc<Notify>) -> SwitchWatch {
+/// The new master's address announced by the last `+switch-master`, taken by the next
+/// connect (confirmed with `ROLE` before use).
+pub(crate) type SwitchHint = Arc<std::sync::Mutex<Option<HostPort>>>;
+
+pub(crate) fn watch_switch_master(
+    url: &RedisUrl,
+    notify: Arc<Notify>,
+    hint: SwitchHint,
+) -> SwitchWatch {
     use futures_util::StreamExt;
     let Endpoint::Sentinel { service, sentinels } = &url.endpoint else {
         return SwitchWatch { tasks: Vec::new() };
@@ -307,6 +315,7 @@ pub(crate) fn watch_switch_master(url: &RedisUrl, notify: Arc<Notify>) -> Switch
             let hp = hp.clone();
             let service = service.clone();
             let notify = notify.clone();
+            let hint = hint.clone();
             let connect_budget = url.socket_connect_timeout + url.socket_timeout;
             tokio::spawn(async move {
                 let mut backoff = match ExponentialBackoff::new(
@@ -332,8 +341,12 @@ pub(crate) fn watch_switch_master(url: &RedisUrl, notify: Arc<Notify>) -> Switch
                             while let Some(msg) = stream.next().await {
                                 let payload: String = msg.get_payload().unwrap_or_default();
                                 // "<name> <old-ip> <old-port> <new-ip> <new-port>"
-                                if payload.split(' ').next() == Some(service.as_str()) {
+                                let parts: Vec<&str> = payload.split(' ').collect();
+                                if parts.len() == 5 && parts[0] == service.as_str() {
                                     info!(sentinel = %hp, switch = %payload, "Sentinel announced a new master; following it.");
+                                    if let (Ok(port), Ok(mut h)) = (parts[4].parse::<u16>(), hint.lock()) {
+                                        *h = Some(HostPort { host: parts[3].to_string(), port });
+                                    }
                                     notify.notify_one();
                                 }
                             }
@@ -361,6 +374,7 @@ pub struct RedisStore {
     sentinel_mode: bool,
     sentinels: SentinelSet,
     conn: Option<(MultiplexedConnection, String)>,
+    hint: SwitchHint,
 }
 
 impl RedisStore {
@@ -378,6 +392,28 @@ impl RedisStore {
             me,
             beat_me,
             conn: None,
+            hint: SwitchHint::default(),
+        }
+    }
+
+    /// Shares the `+switch-master` hint written by [`watch_switch_master`].
+    pub(crate) fn with_switch_hint(mut self, hint: SwitchHint) -> Self {
+        self.hint = hint;
+        self
+    }
+
+    /// Connects to the master a `+switch-master` announced, if its `ROLE` confirms it.
+    async fn connect_hinted(&mut self) -> Option<(MultiplexedConnection, String)> {
+        let hp = self.hint.lock().ok()?.take()?;
+        let mut url = self.url.clone();
+        url.endpoint = Endpoint::Tcp(hp.clone());
+        let (mut conn, addr) = open_master(&url, &mut SentinelSet::new(&url)).await.ok()?;
+        let role: Value = redis::cmd("ROLE").query_async(&mut conn).await.ok()?;
+        if role_of(&role) == "master" {
+            Some((conn, addr))
+        } else {
+            debug!(master = %hp, "Announced master does not confirm its role; asking the sentinels.");
+            None
         }
     }
 
@@ -473,7 +509,10 @@ impl Store for RedisStore {
 
     async fn connect(&mut self) -> Result<(), StoreError> {
         if self.conn.is_none() {
-            let (conn, addr) = open_master(&self.url, &mut self.sentinels).await?;
+            let (conn, addr) = match self.connect_hinted().await {
+                Some(c) => c,
+                None => open_master(&self.url, &mut self.sentinels).await?,
+            };
             debug!(master = %addr, "Connected to Redis.");
             self.conn = Some((conn, addr));
         }

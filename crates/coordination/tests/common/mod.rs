@@ -107,6 +107,9 @@ impl Proc {
             "".into(),
             "--appendonly".into(),
             "no".into(),
+            // Replicas sync at once (the default waits 5 s before a diskless full sync).
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
             "--dir".into(),
             dir.path().display().to_string(),
         ];
