@@ -117,7 +117,7 @@ async fn follows_planned_failover_master_kill_and_empty_restart() {
         )
         .await;
     }
-    let mut procs = vec![master, _r1, _r2];
+    let mut procs = [master, _r1, _r2];
 
     // The first sentinel in the URL is a dead port: asked in turn, the next one answers.
     let dead = common::free_port();
