@@ -260,11 +260,36 @@ mod tests {
             w.group = None;
             w.beats.clear();
         }
-        advance_until(&mut ra, Duration::from_secs(3), |v| {
-            v.is_connected() && v.members.len() == 2
-        })
-        .await;
+        advance_until(&mut ra, Duration::from_secs(3), |v| v.is_connected()).await;
+        advance_until(&mut rb, Duration::from_secs(3), |v| v.is_connected()).await;
+        tokio::time::sleep(TTL).await;
         assert_eq!(world.lock().unwrap().group.as_ref().unwrap().len(), 2);
+        // Both rejoined within the grace: the ring never reshuffled.
+        assert_eq!(ra.borrow().epoch, epoch);
+        assert_eq!(rb.borrow().members.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn member_dead_during_outage_leaves_after_the_grace() {
+        let world = Shared::default();
+        let (_a, mut ra) = spawn(&world, "a", OutagePolicy::LastView);
+        let (b, mut rb) = spawn(&world, "b", OutagePolicy::LastView);
+        advance_until(&mut ra, Duration::from_secs(3), |v| v.members.len() == 2).await;
+        advance_until(&mut rb, Duration::from_secs(3), |v| v.members.len() == 2).await;
+        world.lock().unwrap().down = true;
+        advance_until(&mut ra, HB * 2, |v| !v.is_connected()).await;
+        drop(b); // dies during the outage
+        tokio::time::sleep(TTL * 2).await;
+        {
+            let mut w = world.lock().unwrap();
+            w.down = false;
+            w.group = None;
+        }
+        let back = advance_until(&mut ra, Duration::from_secs(3), |v| v.is_connected()).await;
+        assert_eq!(ra.borrow().members.len(), 2, "kept during the grace");
+        let gone = advance_until(&mut ra, TTL * 2, |v| v.members.len() == 1).await;
+        assert!(gone + back <= TTL + HB * 2, "{gone:?}");
+        assert!(gone >= TTL - HB * 2, "{gone:?}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -206,6 +206,7 @@ fn spawn_with<S: store::Store>(
         key_scheme: config.key_scheme.clone(),
         outage_policy: config.outage_policy,
         target: config.backend_url.to_string(),
+        membership_timeout: config.backend_url.membership_timeout,
     };
     let member_id = store.member_id().clone();
     let (runner, rx) = runner::Runner::new(

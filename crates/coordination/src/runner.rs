@@ -23,6 +23,7 @@ pub(crate) struct Settings {
     pub key_scheme: String,
     pub outage_policy: OutagePolicy,
     pub target: String,
+    pub membership_timeout: Duration,
 }
 
 pub(crate) enum Command {
@@ -54,6 +55,11 @@ pub(crate) struct Runner<S: Store> {
     joined_once: bool,
     /// Our field's bytes as last written; rewritten when the stored one differs.
     written_caps: Option<Vec<u8>>,
+    /// After an outage or a recreated group, the members of the view from before it are
+    /// kept until this deadline unless they reappear: every agent is reconnecting and
+    /// rejoining at its own pace, and a dead one would take membership_timeout to expire
+    /// anyway. Avoids reshuffling the ring while the group refills.
+    grace: Option<(Instant, BTreeMap<MemberId, Member>)>,
 }
 
 /// The backoff used while Redis is unreachable: from 100 ms up to the heartbeat (at least
@@ -97,6 +103,7 @@ impl<S: Store> Runner<S> {
             duplicate: None,
             joined_once: false,
             written_caps: None,
+            grace: None,
         };
         // The policy view before the first read (e.g. `all` polls everything at once).
         r.publish();
@@ -197,15 +204,25 @@ impl<S: Store> Runner<S> {
         self.store.connect().await?;
         let group = self.store.beat_and_read().await?;
         let desired = caps::encode(&self.our_caps());
-        let mut members = match group {
+        let mut members = match &group {
             GroupState::Missing => {
                 if self.joined_once {
                     warn!(group = %self.settings.group, "The group is gone from Redis (restarted empty, or a failover lost it); recreating it and rejoining.");
                 }
                 Vec::new()
             }
-            GroupState::Present(m) => m,
+            GroupState::Present(m) => m.clone(),
         };
+        let recovering = matches!(self.state, ConnectionState::Degraded { .. })
+            || (self.joined_once && matches!(group, GroupState::Missing));
+        if recovering && self.grace.is_none() {
+            if let Some((ours, _)) = &self.last_good {
+                self.grace = Some((
+                    Instant::now() + self.settings.membership_timeout,
+                    ours.clone(),
+                ));
+            }
+        }
         let mine = members.iter().position(|(m, _)| m == self.me());
         let rejoin = match mine {
             None => {
@@ -258,6 +275,7 @@ impl<S: Store> Runner<S> {
         self.state = ConnectionState::Connected;
         self.backoff.reset();
         self.absorb(members);
+        self.apply_grace();
         self.publish();
         Ok(())
     }
@@ -322,6 +340,29 @@ impl<S: Store> Runner<S> {
             }
         }
         self.last_good = Some((ours, foreign));
+    }
+
+    /// Keeps the pre-outage members that have not reappeared while the grace lasts.
+    fn apply_grace(&mut self) {
+        let Some((until, before)) = &self.grace else {
+            return;
+        };
+        if Instant::now() >= *until {
+            self.grace = None;
+            return;
+        }
+        if let Some((ours, _)) = self.last_good.as_mut() {
+            let mut missing = 0;
+            for (id, m) in before {
+                if !ours.contains_key(id) {
+                    ours.insert(id.clone(), m.clone());
+                    missing += 1;
+                }
+            }
+            if missing == 0 {
+                self.grace = None;
+            }
+        }
     }
 
     /// Publishes the view for the current state and policy, if anything changed.
@@ -395,6 +436,18 @@ fn log_diff(
             .map(|(k, _)| k)
             .collect(),
     );
+    let foreign_joined = names(
+        foreign
+            .keys()
+            .filter(|k| !old.foreign.contains_key(*k))
+            .collect(),
+    );
+    let foreign_left = names(
+        old.foreign
+            .keys()
+            .filter(|k| !foreign.contains_key(*k))
+            .collect(),
+    );
     let weights: Vec<String> = members
         .iter()
         .map(|(k, v)| format!("{k}={}", v.weight))
@@ -406,6 +459,8 @@ fn log_diff(
         ?left,
         ?changed,
         members = ?weights,
+        ?foreign_joined,
+        ?foreign_left,
         foreign = foreign.len(),
         "Membership changed."
     );

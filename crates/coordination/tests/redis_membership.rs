@@ -287,13 +287,32 @@ async fn outage_keeps_the_view_and_rejoins() {
     let took = wait_for(
         "both rejoined after Redis returned empty",
         Duration::from_secs(10),
-        || async { has(&ra, &["node-a", "node-b"]) && has(&rb, &["node-a", "node-b"]) },
+        || async {
+            let Ok(c) = redis::Client::open(redis.url()) else {
+                return false;
+            };
+            let Ok(mut conn) = c.get_multiplexed_async_connection().await else {
+                return false;
+            };
+            let n: i64 = redis::cmd("HLEN")
+                .arg("_tooz_group:g")
+                .query_async(&mut conn)
+                .await
+                .unwrap_or(0);
+            n == 3 && has(&ra, &["node-a", "node-b"]) && has(&rb, &["node-a", "node-b"])
+        },
     )
     .await;
     eprintln!(
         "FIGURE Redis back (empty) -> both members rejoined: {:?}",
         t.elapsed().max(took)
     );
+    assert_eq!(
+        ra.borrow().epoch,
+        epoch,
+        "no reshuffle while the group refilled"
+    );
+    assert_eq!(rb.borrow().members.len(), 2);
     let mut conn = redis.conn().await;
     let n: i64 = redis::cmd("HLEN")
         .arg("_tooz_group:g")
@@ -303,4 +322,61 @@ async fn outage_keeps_the_view_and_rejoins() {
     assert_eq!(n, 3, "__created__ + 2 members");
     a.leave().await.unwrap();
     b.leave().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_db_unix_socket_and_duplicate_member_id() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("redis.sock");
+    let sock_s = sock.display().to_string();
+    let redis = Proc::redis(&[
+        "--requirepass",
+        "s3cr%40t",
+        "--unixsocket",
+        &sock_s,
+        "--unixsocketperm",
+        "700",
+    ])
+    .await;
+
+    // Password taken literally (not percent-decoded), db from the URL, over the unix socket.
+    let url = RedisUrl::parse(&format!(
+        "redis://:s3cr%40t@{sock_s}?db=3&membership_timeout=1"
+    ));
+    // A unix socket URL has no host; the password goes in the userinfo before the empty host.
+    let url = url.unwrap();
+    assert!(!url.to_string().contains("s3cr"), "{url}");
+    let mut cfg = CoordinationConfig::new(url, "node-a", "g");
+    cfg.heartbeat = HB;
+    let (a, ra) = start(cfg.clone()).unwrap();
+    wait_for(
+        "node-a joined over the unix socket",
+        Duration::from_secs(5),
+        || async { has(&ra, &["node-a"]) },
+    )
+    .await;
+    let c = redis::Client::open(format!("redis://:s3cr%2540t@127.0.0.1:{}/3", redis.port)).unwrap(); // the redis crate percent-decodes; tooz does not.unwrap();
+    let mut conn = c.get_multiplexed_async_connection().await.unwrap();
+    let n: i64 = redis::cmd("HEXISTS")
+        .arg("_tooz_group:g")
+        .arg("node-a")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "written in db 3");
+
+    // A second live process with the same member id: both report it.
+    let (a2, ra2) = start(cfg).unwrap();
+    wait_for(
+        "both processes report the duplicate member id",
+        Duration::from_secs(5),
+        || async {
+            ra.borrow().duplicate_instance.as_deref() == Some(a2.instance())
+                && ra2.borrow().duplicate_instance.as_deref() == Some(a.instance())
+        },
+    )
+    .await;
+    a2.leave().await.unwrap();
+    a.leave().await.unwrap();
 }

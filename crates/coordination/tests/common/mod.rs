@@ -176,7 +176,11 @@ impl Proc {
         else {
             return false;
         };
-        matches!(redis::cmd("PING").query_async::<String>(&mut conn).await, Ok(s) if s == "PONG")
+        match redis::cmd("PING").query_async::<String>(&mut conn).await {
+            Ok(s) => s == "PONG",
+            // NOAUTH (requirepass): the server is up and answering.
+            Err(e) => e.code() == Some("NOAUTH"),
+        }
     }
 
     pub async fn wait_ping(&self) {
