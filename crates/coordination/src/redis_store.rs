@@ -132,10 +132,24 @@ pub(crate) fn master_redis_info(url: &RedisUrl) -> RedisConnectionInfo {
     }
 }
 
+/// The per-command deadline: `socket_timeout` (tooz: `timeout`, 30 s by default), but no
+/// more than half the beat TTL. A reply slower than that cannot keep our member alive, and
+/// waiting the full 30 s on a silent (partitioned) master would let our beat expire before
+/// we even start asking the sentinels again.
+pub(crate) fn response_timeout(url: &RedisUrl) -> Duration {
+    url.socket_timeout
+        .min((url.membership_timeout / 2).max(Duration::from_millis(100)))
+}
+
+/// Deadline for opening a connection and getting a first answer.
+pub(crate) fn connect_budget(url: &RedisUrl) -> Duration {
+    url.socket_connect_timeout + response_timeout(url)
+}
+
 fn conn_config(url: &RedisUrl) -> AsyncConnectionConfig {
     let mut cfg = AsyncConnectionConfig::new()
         .set_connection_timeout(url.socket_connect_timeout)
-        .set_response_timeout(url.socket_timeout);
+        .set_response_timeout(response_timeout(url));
     if url.socket_keepalive {
         cfg = cfg.set_tcp_settings(
             redis::io::tcp::TcpSettings::default()
@@ -165,7 +179,7 @@ pub(crate) async fn open_master(
     };
     let addr = info.addr.to_string();
     let client = Client::open(info).map_err(|e| redis_err("connecting", &target, e))?;
-    let budget = url.socket_connect_timeout + url.socket_timeout;
+    let budget = connect_budget(url);
     let conn = tokio::time::timeout(
         budget,
         client.get_multiplexed_async_connection_with_config(&conn_config(url)),
@@ -208,7 +222,7 @@ impl SentinelSet {
             tls_mode: None,
             redis_connection_info: Some(master_redis_info(url)),
         };
-        let budget = url.socket_connect_timeout + url.socket_timeout;
+        let budget = connect_budget(url);
         let mut errors = Vec::new();
         for i in 0..self.sentinels.len() {
             let (hp, cached) = &mut self.sentinels[i];
@@ -316,7 +330,7 @@ pub(crate) fn watch_switch_master(
             let service = service.clone();
             let notify = notify.clone();
             let hint = hint.clone();
-            let connect_budget = url.socket_connect_timeout + url.socket_timeout;
+            let connect_budget = connect_budget(url);
             tokio::spawn(async move {
                 let mut backoff = match ExponentialBackoff::new(
                     Duration::from_millis(200),
@@ -670,5 +684,42 @@ impl Store for RedisStore {
 
     fn member_id(&self) -> &MemberId {
         &self.me
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn response_timeout_is_capped_by_the_ttl() {
+        let u = RedisUrl::parse("redis://h:1?timeout=10").unwrap();
+        assert_eq!(response_timeout(&u), Duration::from_secs(5));
+        let u = RedisUrl::parse("redis://h:1?timeout=10&socket_timeout=2").unwrap();
+        assert_eq!(response_timeout(&u), Duration::from_secs(2));
+        let u = RedisUrl::parse("redis://h:1?membership_timeout=0.1").unwrap();
+        assert_eq!(response_timeout(&u), Duration::from_millis(100));
+        assert_eq!(connect_budget(&u), Duration::from_millis(5100));
+    }
+
+    #[test]
+    fn keys_and_replies() {
+        let k = Keys::new("_tooz", "central-global");
+        assert_eq!(k.group, b"_tooz_group:central-global");
+        assert_eq!(k.groups, b"_tooz_groups");
+        assert_eq!(k.beat(&MemberId::from("m")), b"_tooz_beats:m");
+        let flat = Value::Array(vec![
+            Value::BulkString(b"__created__".to_vec()),
+            Value::BulkString(b"1".to_vec()),
+        ]);
+        assert_eq!(
+            hash_pairs(flat).unwrap(),
+            vec![(b"__created__".to_vec(), b"1".to_vec())]
+        );
+        assert!(!is_alive(&Value::BulkString(Vec::new())));
+        assert!(!is_alive(&Value::Nil));
+        let role = Value::Array(vec![Value::BulkString(b"slave".to_vec())]);
+        assert_eq!(role_of(&role), "slave");
     }
 }

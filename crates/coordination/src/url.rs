@@ -145,7 +145,8 @@ pub struct RedisUrl {
     pub timeout_secs: u64,
     /// `membership_timeout` (default `timeout`): the TTL of the beat key.
     pub membership_timeout: Duration,
-    /// `socket_timeout` (default `timeout`): used as the per-command response timeout.
+    /// `socket_timeout` (default `timeout`): the per-command response timeout, capped at
+    /// half of `membership_timeout` by the membership task.
     pub socket_timeout: Duration,
     /// `socket_connect_timeout` (default 5 s, as redis-py 8).
     pub socket_connect_timeout: Duration,
