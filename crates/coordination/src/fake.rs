@@ -318,6 +318,29 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn redis_down_at_start() {
+        for (policy, expect) in [
+            (OutagePolicy::LastView, 0usize),
+            (OutagePolicy::None, 0),
+            (OutagePolicy::All, 1),
+        ] {
+            let world = Shared::default();
+            world.lock().unwrap().down = true;
+            let (_a, mut ra) = spawn(&world, "a", policy);
+            advance_until(&mut ra, HB * 2, |v| {
+                matches!(v.state, ConnectionState::Degraded { .. })
+            })
+            .await;
+            assert_eq!(ra.borrow().members.len(), expect, "{policy:?}");
+            world.lock().unwrap().down = false;
+            advance_until(&mut ra, HB * 2, |v| {
+                v.is_connected() && v.members.len() == 1
+            })
+            .await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn outage_policies() {
         for (policy, expect) in [(OutagePolicy::None, 0usize), (OutagePolicy::All, 1)] {
             let world = Shared::default();

@@ -121,6 +121,16 @@ impl CoordinationConfig {
     }
 }
 
+/// Our member id as ceilometer.conf gives it: `[coordination] member_id` when set and
+/// not blank, else `[DEFAULT] host`. Stable across restarts, unlike Python ceilometer's
+/// random uuid4, so a restart does not reshuffle the ring.
+pub fn member_id_from(member_id: Option<&str>, host: &str) -> MemberId {
+    match member_id.map(str::trim) {
+        Some(m) if !m.is_empty() => MemberId::from(m),
+        _ => MemberId::from(host.trim()),
+    }
+}
+
 fn check_extra(extra: &[(String, Value)]) -> Result<(), Error> {
     for (k, _) in extra {
         if caps::RESERVED_KEYS.contains(&k.as_str()) {
@@ -274,5 +284,34 @@ impl Drop for Coordinator {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn member_id_and_validation() {
+        assert_eq!(member_id_from(Some("x"), "h"), MemberId::from("x"));
+        assert_eq!(member_id_from(Some(" "), "h"), MemberId::from("h"));
+        assert_eq!(member_id_from(None, "h"), MemberId::from("h"));
+        let url = RedisUrl::parse("redis://h:1?membership_timeout=1").unwrap();
+        let mut c = CoordinationConfig::new(url, "m", "g");
+        assert!(c.validate().is_err(), "heartbeat 1 s >= ttl 1 s");
+        c.heartbeat = Duration::from_millis(500);
+        assert!(c.validate().is_ok());
+        c.extra_capabilities = vec![("instance".into(), Value::from(1))];
+        assert!(c.validate().is_err());
+        let tls = RedisUrl::parse("rediss://h:1").unwrap();
+        let e = CoordinationConfig::new(tls, "m", "g")
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("TLS is not supported"), "{e}");
+        let url = RedisUrl::parse("redis://h:1").unwrap();
+        assert!(CoordinationConfig::new(url, "__created__", "g")
+            .validate()
+            .is_err());
     }
 }

@@ -382,10 +382,9 @@ impl<S: Store> Runner<S> {
         };
         let (members, foreign) = match (self.state, self.settings.outage_policy) {
             (ConnectionState::Connected, _) => self.last_good.clone().unwrap_or_default(),
-            (_, OutagePolicy::LastView) => self
-                .last_good
-                .clone()
-                .unwrap_or_else(|| (self_only(), BTreeMap::new())),
+            // Before any successful read there is no last view: no members, so an agent
+            // that starts while Redis is down polls nothing rather than everything.
+            (_, OutagePolicy::LastView) => self.last_good.clone().unwrap_or_default(),
             (_, OutagePolicy::None) => (BTreeMap::new(), BTreeMap::new()),
             (_, OutagePolicy::All) => (self_only(), BTreeMap::new()),
         };

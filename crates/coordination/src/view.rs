@@ -87,7 +87,8 @@ pub enum ConnectionState {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutagePolicy {
     /// Keep the last membership view (the other agents do the same, so coverage stays
-    /// exact unless an agent dies during the outage). Before any view: only ourselves.
+    /// exact unless an agent dies during the outage). Before the first successful read:
+    /// no members (wait for `state` to leave `Connecting` before the first cycle).
     #[default]
     LastView,
     /// No members at all: the agent polls nothing (Python ceilometer's behaviour).
