@@ -32,12 +32,8 @@ if ((${#need[@]})); then
 fi
 
 # --- Python venv with the real tooz (the interop peer) --------------------------------------
-if [ ! -x "$root/.venv/bin/python" ] || ! "$root/.venv/bin/python" -c 'import tooz, redis, msgpack' 2>/dev/null; then
-  log "creating .venv with tooz"
-  python3 -m venv "$root/.venv"
-  "$root/.venv/bin/pip" install -q --disable-pip-version-check -r "$root/scripts/requirements-test.txt"
-fi
-export CEILOMETER_CENTRAL_VENV="$root/.venv"
+log "python venv (.venv) with the pinned peers of scripts/requirements-test.txt"
+"$root/scripts/make-venv.sh"
 
 # --- Rust ----------------------------------------------------------------------------------
 log "cargo fmt --check"

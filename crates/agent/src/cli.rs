@@ -56,6 +56,23 @@ pub enum Command {
     ///
     /// Prints one line per key: the owning member ids, sorted, separated by a space.
     Ring(crate::ring_cmd::RingArgs),
+    /// Inspect the coordination group in Redis.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+/// `group` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// The members of the group: weight, heartbeat TTL left, ours or foreign, this host.
+    Members {
+        /// tooz URL to read instead of `[coordination] backend_url`.
+        #[arg(long = "backend-url", value_name = "URL")]
+        backend_url: Option<String>,
+        /// Group name (default: the configuration's, `central[-<prefix>]-global`).
+        #[arg(long, value_name = "G")]
+        group: Option<String>,
+    },
 }
 
 impl CommonArgs {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod group_cmd;
 mod logging;
 mod ring_cmd;
 mod validate;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 use ceilometer_config::{Env, LoadRequest};
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Command, CommonArgs};
+use cli::{Cli, Command, CommonArgs, GroupCommand};
 
 fn known_meters() -> Vec<String> {
     pollsters::CENTRAL_POLLSTERS
@@ -47,17 +48,135 @@ fn main() -> ExitCode {
         })
     };
     let result = match &cli.command {
+        Some(Command::Ring(args))
+            if args.members.is_empty() && live_ring_wanted(args, &cli.common) =>
+        {
+            request().map(|r| cmd_ring_live(args, &r))
+        }
         Some(Command::Ring(args)) => Ok(cmd_ring(args)),
+        Some(Command::Group(GroupCommand::Members { backend_url, group })) => {
+            // Only --backend-url: no configuration needed.
+            if backend_url.is_some()
+                && cli.common.config_file.is_empty()
+                && cli.common.config_dir.is_empty()
+            {
+                Ok(cmd_group_members(
+                    None,
+                    backend_url.as_deref(),
+                    group.as_deref(),
+                ))
+            } else {
+                request().map(|r| match load_or_report(&r) {
+                    Some(l) => {
+                        cmd_group_members(Some(&l), backend_url.as_deref(), group.as_deref())
+                    }
+                    None => ExitCode::from(1),
+                })
+            }
+        }
         Some(Command::Validate) => request().map(|r| cmd_validate(&r)),
         Some(Command::Run) | None => request().map(|r| cmd_run(&cli.common, &r)),
     };
     result.unwrap_or_else(|code| code)
 }
 
+fn live_ring_wanted(args: &ring_cmd::RingArgs, common: &CommonArgs) -> bool {
+    args.group.is_some()
+        || args.backend_url.is_some()
+        || !common.config_file.is_empty()
+        || !common.config_dir.is_empty()
+}
+
+/// Load the configuration or print every problem; `None` when it has errors.
+fn load_or_report(req: &LoadRequest) -> Option<ceilometer_config::Loaded> {
+    match ceilometer_config::load(req) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            let mut out = String::new();
+            validate::print_diagnostics(&e.0, &mut out);
+            eprint!("{out}");
+            None
+        }
+    }
+}
+
+fn cmd_group_members(
+    loaded: Option<&ceilometer_config::Loaded>,
+    backend_url: Option<&str>,
+    group: Option<&str>,
+) -> ExitCode {
+    let result = group_cmd::target(loaded, backend_url, group).and_then(|t| {
+        let members = group_cmd::read_members(&t)?;
+        group_cmd::print_members(&t, &members, std::io::stdout().lock())?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ceilometer-central group members: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `ring` over the live membership: members from Redis, keys from the command line or stdin.
+fn cmd_ring_live(args: &ring_cmd::RingArgs, req: &LoadRequest) -> ExitCode {
+    let loaded = if req.config_files.is_empty() && args.backend_url.is_some() {
+        None
+    } else {
+        match load_or_report(req) {
+            Some(l) => Some(l),
+            None => return ExitCode::from(1),
+        }
+    };
+    let members = group_cmd::target(
+        loaded.as_ref(),
+        args.backend_url.as_deref(),
+        args.group.as_deref(),
+    )
+    .and_then(|t| group_cmd::read_members(&t));
+    let members = match members {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("ceilometer-central ring: {e:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut live = args.clone();
+    live.members = group_cmd::ring_members(&members);
+    if live.members.is_empty() {
+        eprintln!("ceilometer-central ring: the group has no live ceilometer-central member; every key prints an empty line");
+    }
+    let result = if args.keys.is_empty() {
+        let stdin = std::io::stdin();
+        ring_cmd::run(&live, stdin.lock(), std::io::stdout().lock())
+    } else {
+        let input: String = args.keys.iter().map(|k| format!("{k}\n")).collect();
+        ring_cmd::run(&live, input.as_bytes(), std::io::stdout().lock())
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ceilometer-central ring: {e}");
+            ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
 fn cmd_ring(args: &ring_cmd::RingArgs) -> ExitCode {
-    let stdin = std::io::stdin();
     let stdout = std::io::stdout();
-    match ring_cmd::run(args, stdin.lock(), std::io::BufWriter::new(stdout.lock())) {
+    let result = if args.keys.is_empty() {
+        let stdin = std::io::stdin();
+        ring_cmd::run(args, stdin.lock(), std::io::BufWriter::new(stdout.lock()))
+    } else {
+        let input: String = args.keys.iter().map(|k| format!("{k}\n")).collect();
+        ring_cmd::run(
+            args,
+            input.as_bytes(),
+            std::io::BufWriter::new(stdout.lock()),
+        )
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ceilometer-central ring: {e}");

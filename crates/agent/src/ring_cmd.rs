@@ -35,6 +35,19 @@ pub struct RingArgs {
     /// How many distinct owners to print per key (tooz `replicas`).
     #[arg(long, value_name = "R", default_value_t = 1)]
     pub replicas: usize,
+
+    /// Use the live membership of this group (default: the group of the configuration,
+    /// `central[-<partitioning_group_prefix>]-global`) instead of `--member`.
+    #[arg(long, value_name = "G")]
+    pub group: Option<String>,
+
+    /// Read the live membership from this tooz URL instead of `[coordination] backend_url`.
+    #[arg(long = "backend-url", value_name = "URL")]
+    pub backend_url: Option<String>,
+
+    /// Keys to look up; without any, keys are read from stdin, one per line.
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
 }
 
 /// Why the `ring` command failed.
@@ -183,6 +196,9 @@ mod tests {
             members: members.iter().map(|m| (*m).to_owned()).collect(),
             partitions,
             replicas,
+            group: None,
+            backend_url: None,
+            keys: Vec::new(),
         }
     }
 

@@ -1,0 +1,226 @@
+//! Real servers for tests: `redis-server`, `redis-sentinel` (and RabbitMQ) on free loopback
+//! ports, killed on drop even when the test fails. A missing binary FAILS the test with the
+//! install command; nothing is skipped.
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+pub mod rabbitmq;
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use tokio::time::Instant;
+
+pub const INSTALL: &str = "apt-get install -y redis-server redis-sentinel";
+
+/// Finds a binary on PATH (or /usr/bin, /usr/sbin); a missing one FAILS the test.
+pub fn binary(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in
+        std::env::split_paths(&path).chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+    {
+        let p = dir.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{name} not found on PATH: install it with `{INSTALL}`");
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `cond` every 20 ms until it holds; fails naming `what` after `limit`.
+/// Returns how long it took.
+pub async fn wait_for<F, Fut>(what: &str, limit: Duration, mut cond: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if cond().await {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A redis-server or redis-sentinel child, SIGKILLed on drop.
+pub struct Proc {
+    pub port: u16,
+    pub child: Option<Child>,
+    pub dir: tempfile::TempDir,
+    args: Vec<String>,
+    bin: PathBuf,
+}
+
+impl Proc {
+    fn spawn_child(bin: &Path, args: &[String], dir: &Path) -> Child {
+        Command::new(bin)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {}: {e}; install with `{INSTALL}`",
+                    bin.display()
+                )
+            })
+    }
+
+    /// A redis-server on a free loopback port, no persistence.
+    pub async fn redis(extra: &[&str]) -> Proc {
+        Self::redis_on(free_port(), extra).await
+    }
+
+    pub async fn redis_on(port: u16, extra: &[&str]) -> Proc {
+        let bin = binary("redis-server");
+        let dir = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+            // Replicas sync at once (the default waits 5 s before a diskless full sync).
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
+            "--dir".into(),
+            dir.path().display().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Self::spawn_child(&bin, &args, dir.path());
+        let p = Proc {
+            port,
+            child: Some(child),
+            dir,
+            args,
+            bin,
+        };
+        p.wait_ping().await;
+        p
+    }
+
+    /// A redis-sentinel monitoring `mymaster` at `master_port`.
+    pub async fn sentinel(master_port: u16, down_after_ms: u64) -> Proc {
+        let bin = binary("redis-sentinel");
+        let port = free_port();
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {}\n\
+                 sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds mymaster {down_after_ms}\n\
+                 sentinel failover-timeout mymaster 10000\n\
+                 sentinel parallel-syncs mymaster 1\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let args = vec![conf.display().to_string()];
+        let child = Self::spawn_child(&bin, &args, dir.path());
+        let p = Proc {
+            port,
+            child: Some(child),
+            dir,
+            args,
+            bin,
+        };
+        p.wait_ping().await;
+        p
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn conn(&self) -> MultiplexedConnection {
+        let c = redis::Client::open(self.url()).unwrap();
+        c.get_multiplexed_async_connection().await.unwrap()
+    }
+
+    async fn try_ping(&self) -> bool {
+        let Ok(c) = redis::Client::open(self.url()) else {
+            return false;
+        };
+        let Ok(Ok(mut conn)) =
+            tokio::time::timeout(Duration::from_secs(1), c.get_multiplexed_async_connection())
+                .await
+        else {
+            return false;
+        };
+        match redis::cmd("PING").query_async::<String>(&mut conn).await {
+            Ok(s) => s == "PONG",
+            // NOAUTH (requirepass): the server is up and answering.
+            Err(e) => e.code() == Some("NOAUTH"),
+        }
+    }
+
+    pub async fn wait_ping(&self) {
+        wait_for(
+            &format!("PONG from 127.0.0.1:{}", self.port),
+            Duration::from_secs(10),
+            || self.try_ping(),
+        )
+        .await;
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the same process again on the same port (empty: no persistence).
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.child = Some(Self::spawn_child(&self.bin, &self.args, self.dir.path()));
+        self.wait_ping().await;
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Total command calls from `INFO commandstats`, excluding `info` itself.
+pub async fn command_calls(conn: &mut MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_") && !l.starts_with("cmdstat_info:"))
+        .filter_map(|l| {
+            let calls = l.split(':').nth(1)?.split(',').next()?;
+            calls.strip_prefix("calls=")?.parse::<u64>().ok()
+        })
+        .sum()
+}

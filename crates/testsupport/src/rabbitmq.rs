@@ -1,0 +1,168 @@
+//! A private RabbitMQ broker for one test binary: its own node name, data directory, AMQP and
+//! distribution ports on 127.0.0.1; stopped on drop, together with the `epmd` it started.
+//!
+//! Starting a broker takes seconds, so a test binary starts one and shares it; `stop` and
+//! `start` on the same guard simulate an outage or a broker restart (data directory kept).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::free_port;
+
+/// How to get the broker.
+pub const INSTALL: &str = "apt-get install -y rabbitmq-server";
+
+fn tool(name: &str) -> PathBuf {
+    for dir in ["/usr/lib/rabbitmq/bin", "/usr/sbin", "/usr/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{name} not found: install RabbitMQ with `{INSTALL}`");
+}
+
+fn epmd_running() -> bool {
+    std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:4369".parse().expect("address"),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+/// A running (or stopped) private broker.
+pub struct Rabbit {
+    /// AMQP port on 127.0.0.1.
+    pub port: u16,
+    node: String,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    started_epmd: bool,
+}
+
+impl Rabbit {
+    /// Start a broker and wait until it accepts AMQP connections (fails the test after 60 s).
+    pub fn start() -> Rabbit {
+        let port = free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let node = format!("ct{port}@localhost");
+        std::fs::write(dir.path().join("enabled_plugins"), "[].\n").expect("write plugins");
+        std::fs::write(
+            dir.path().join("rabbitmq.conf"),
+            format!("loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{port}\n"),
+        )
+        .expect("write rabbitmq.conf");
+        let started_epmd = !epmd_running();
+        let mut r = Rabbit {
+            port,
+            node,
+            dir,
+            child: None,
+            started_epmd,
+        };
+        r.start_again();
+        r
+    }
+
+    fn env(&self, c: &mut Command) {
+        let d = self.dir.path();
+        c.env("HOME", d)
+            .env("RABBITMQ_NODENAME", &self.node)
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", self.port.to_string())
+            .env("RABBITMQ_DIST_PORT", free_port().to_string())
+            .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", d.join("log"))
+            .env("RABBITMQ_PID_FILE", d.join("pid"))
+            .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("enabled_plugins"))
+            .env("ERL_EPMD_ADDRESS", "127.0.0.1")
+            .env(
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
+                "-kernel inet_dist_use_interface {127,0,0,1}",
+            );
+    }
+
+    /// Start the (stopped) broker again, keeping its data directory.
+    pub fn start_again(&mut self) {
+        let mut c = Command::new(tool("rabbitmq-server"));
+        self.env(&mut c);
+        let log = std::fs::File::create(self.dir.path().join("server.out")).expect("log file");
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start rabbitmq-server: {e}; install with `{INSTALL}`")
+            });
+        self.child = Some(child);
+        let mut ctl = Command::new(tool("rabbitmqctl"));
+        self.env(&mut ctl);
+        let ok = ctl
+            .args(["-n", &self.node, "await_startup", "--timeout", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            let out =
+                std::fs::read_to_string(self.dir.path().join("server.out")).unwrap_or_default();
+            panic!("RabbitMQ on 127.0.0.1:{} did not start:\n{out}", self.port);
+        }
+    }
+
+    /// `amqp://guest:guest@127.0.0.1:<port>/`.
+    pub fn amqp_url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// oslo.messaging's form: `rabbit://guest:guest@127.0.0.1:<port>/`.
+    pub fn transport_url(&self) -> String {
+        format!("rabbit://guest:guest@127.0.0.1:{}/", self.port)
+    }
+
+    /// Stop the broker (an outage). Connections are closed by the broker.
+    pub fn stop(&mut self) {
+        let mut ctl = Command::new(tool("rabbitmqctl"));
+        self.env(&mut ctl);
+        let _ = ctl
+            .args(["-n", &self.node, "stop"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// The number of messages ready in `queue` (via `rabbitmqctl list_queues`).
+    pub fn queue_depth(&self, queue: &str) -> Option<u64> {
+        let mut ctl = Command::new(tool("rabbitmqctl"));
+        self.env(&mut ctl);
+        let out = ctl
+            .args(["-n", &self.node, "-q", "list_queues", "name", "messages"])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+            let mut it = l.split_whitespace();
+            (it.next()? == queue).then(|| it.next()?.parse().ok())?
+        })
+    }
+}
+
+impl Drop for Rabbit {
+    fn drop(&mut self) {
+        self.stop();
+        if self.started_epmd {
+            let _ = Command::new("epmd")
+                .arg("-kill")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
