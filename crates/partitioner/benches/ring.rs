@@ -55,7 +55,21 @@ fn lookups(c: &mut Criterion) {
             hits
         });
     });
-    // md5 alone: the floor for any tooz-compatible lookup.
+    // Batch lookups, as the agent filters a page: 1024 keys per call, one reused buffer.
+    let key_bytes: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
+    let mut out = Vec::with_capacity(1024);
+    group.bench_function("owners_of_batch1024", |b| {
+        b.iter(|| {
+            let mut hits = 0usize;
+            for page in key_bytes.chunks(1024) {
+                out.clear();
+                ring.owners_of(black_box(page).iter(), &mut out);
+                hits += out.iter().filter(|o| o.is_some()).count();
+            }
+            hits
+        });
+    });
+    // md5 alone: the floor for any single-key tooz-compatible lookup.
     group.bench_function("md5_only", |b| {
         b.iter(|| {
             keys.iter().fold(0u128, |acc, k| {

@@ -427,6 +427,10 @@ impl HashRing {
 
     /// Index of the point that owns a key at `position`: the first point strictly
     /// greater (bisect right), wrapping to 0. `None` on an empty ring.
+    ///
+    /// `#[inline]` because the generic batch lookups are instantiated in the caller's
+    /// crate, where this would otherwise be an out-of-line call per key.
+    #[inline]
     fn index_for_position(&self, position: u128) -> Option<usize> {
         if self.positions.is_empty() {
             return None;

@@ -32,6 +32,11 @@ fn block_count(len: usize) -> usize {
 
 /// Writes block `j` of `msg`'s padded form (`nb` blocks in all) as 16 little-endian words
 /// into lane `lane` of `w`.
+///
+/// Words are assembled straight from the message bytes, never through a padded byte
+/// buffer: copying the tail into a buffer and reading it back as words stalled on
+/// store-to-load forwarding (the word holding the `0x80` byte mixes two stores) and
+/// cost about a tenth of the whole batch lookup.
 #[inline(always)]
 fn load_block<const N: usize>(
     msg: &[u8],
@@ -40,31 +45,43 @@ fn load_block<const N: usize>(
     w: &mut [[u32; N]; 16],
     lane: usize,
 ) {
-    let start = j * 64;
-    if let Some(full) = msg.get(start..start + 64) {
-        // Entirely message bytes: no padding to place.
-        for (i, word) in full.chunks_exact(4).enumerate() {
-            w[i][lane] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        return;
-    }
-    let mut buf = [0u8; 64];
     let len = msg.len();
-    if start < len {
-        let n = len - start; // < 64 here
-        buf[..n].copy_from_slice(&msg[start..]);
-        buf[n] = 0x80;
-    } else if start == len {
-        // The message ended exactly on the previous block boundary.
-        buf[0] = 0x80;
+    let start = j * 64;
+    let tail = msg.get(start..).unwrap_or(&[]);
+    if let Some(block) = tail.get(..64) {
+        // Entirely message bytes: no padding in this block.
+        for (row, word) in w.iter_mut().zip(block.chunks_exact(4)) {
+            row[lane] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        }
+    } else {
+        // The message's last bytes (if any), then 0x80 (unless an earlier block had
+        // it), then zeros.
+        let words = tail.chunks_exact(4);
+        let rest = words.remainder();
+        let mut i = 0;
+        for word in words {
+            w[i][lane] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+            i += 1;
+        }
+        if start <= len {
+            let mut x = 0x80u32 << (8 * rest.len());
+            for (k, &byte) in rest.iter().enumerate() {
+                x |= u32::from(byte) << (8 * k);
+            }
+            w[i][lane] = x;
+            i += 1;
+        }
+        for row in &mut w[i..] {
+            row[lane] = 0;
+        }
     }
     if j + 1 == nb {
-        // MD5 appends the message length in bits, modulo 2^64, little-endian.
+        // MD5 ends with the message length in bits, modulo 2^64, little-endian. The
+        // last block always has room for it (that is what `block_count` ensures), so
+        // words 14 and 15 hold only zero padding here before being overwritten.
         let bits = (len as u64).wrapping_mul(8);
-        buf[56..].copy_from_slice(&bits.to_le_bytes());
-    }
-    for (i, word) in buf.chunks_exact(4).enumerate() {
-        w[i][lane] = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        w[14][lane] = bits as u32;
+        w[15][lane] = (bits >> 32) as u32;
     }
 }
 
@@ -90,96 +107,98 @@ fn i(b: u32, c: u32, d: u32) -> u32 {
 
 /// One MD5 compression of block `w` into `state`, for `N` lanes at once.
 ///
-/// Each step is written as a loop over the lanes so that the `N` copies of the step sit
-/// next to each other: independent instructions the CPU can overlap and the compiler can
-/// turn into vector operations.
+/// Written as a plain loop over the lanes around the whole 64-step compression, with
+/// each lane's words at the same index of `[u32; N]` arrays: LLVM's loop vectoriser
+/// turns that into 4-wide SSE2 code for any `N` ≥ 4 (and 8-wide AVX2 code when built
+/// with `target-cpu=x86-64-v3` or better). The other natural shape, a lane loop *inside*
+/// every step, was measured too: it only vectorised for `N` = 16 (≈ 10% faster there
+/// in a microbenchmark) and fell back to scalar code spilling registers for `N` = 8
+/// (half the speed), too fragile to depend on.
 #[inline(always)]
 fn compress<const N: usize>(state: &mut [[u32; N]; 4], w: &[[u32; N]; 16]) {
-    let [mut a, mut b, mut c, mut d] = *state;
-    macro_rules! step {
-        ($fun:ident, $a:ident, $b:ident, $c:ident, $d:ident, $g:expr, $k:expr, $s:expr) => {
-            for l in 0..N {
-                let t = $a[l]
-                    .wrapping_add($fun($b[l], $c[l], $d[l]))
+    for l in 0..N {
+        let [mut a, mut b, mut c, mut d] = [state[0][l], state[1][l], state[2][l], state[3][l]];
+        macro_rules! step {
+            ($fun:ident, $a:ident, $b:ident, $c:ident, $d:ident, $g:expr, $k:expr, $s:expr) => {
+                let t = $a
+                    .wrapping_add($fun($b, $c, $d))
                     .wrapping_add($k)
                     .wrapping_add(w[$g][l]);
-                $a[l] = $b[l].wrapping_add(t.rotate_left($s));
-            }
-        };
-    }
-    // Round 1.
-    step!(f, a, b, c, d, 0, 0xd76a_a478, 7);
-    step!(f, d, a, b, c, 1, 0xe8c7_b756, 12);
-    step!(f, c, d, a, b, 2, 0x2420_70db, 17);
-    step!(f, b, c, d, a, 3, 0xc1bd_ceee, 22);
-    step!(f, a, b, c, d, 4, 0xf57c_0faf, 7);
-    step!(f, d, a, b, c, 5, 0x4787_c62a, 12);
-    step!(f, c, d, a, b, 6, 0xa830_4613, 17);
-    step!(f, b, c, d, a, 7, 0xfd46_9501, 22);
-    step!(f, a, b, c, d, 8, 0x6980_98d8, 7);
-    step!(f, d, a, b, c, 9, 0x8b44_f7af, 12);
-    step!(f, c, d, a, b, 10, 0xffff_5bb1, 17);
-    step!(f, b, c, d, a, 11, 0x895c_d7be, 22);
-    step!(f, a, b, c, d, 12, 0x6b90_1122, 7);
-    step!(f, d, a, b, c, 13, 0xfd98_7193, 12);
-    step!(f, c, d, a, b, 14, 0xa679_438e, 17);
-    step!(f, b, c, d, a, 15, 0x49b4_0821, 22);
-    // Round 2.
-    step!(g, a, b, c, d, 1, 0xf61e_2562, 5);
-    step!(g, d, a, b, c, 6, 0xc040_b340, 9);
-    step!(g, c, d, a, b, 11, 0x265e_5a51, 14);
-    step!(g, b, c, d, a, 0, 0xe9b6_c7aa, 20);
-    step!(g, a, b, c, d, 5, 0xd62f_105d, 5);
-    step!(g, d, a, b, c, 10, 0x0244_1453, 9);
-    step!(g, c, d, a, b, 15, 0xd8a1_e681, 14);
-    step!(g, b, c, d, a, 4, 0xe7d3_fbc8, 20);
-    step!(g, a, b, c, d, 9, 0x21e1_cde6, 5);
-    step!(g, d, a, b, c, 14, 0xc337_07d6, 9);
-    step!(g, c, d, a, b, 3, 0xf4d5_0d87, 14);
-    step!(g, b, c, d, a, 8, 0x455a_14ed, 20);
-    step!(g, a, b, c, d, 13, 0xa9e3_e905, 5);
-    step!(g, d, a, b, c, 2, 0xfcef_a3f8, 9);
-    step!(g, c, d, a, b, 7, 0x676f_02d9, 14);
-    step!(g, b, c, d, a, 12, 0x8d2a_4c8a, 20);
-    // Round 3.
-    step!(h, a, b, c, d, 5, 0xfffa_3942, 4);
-    step!(h, d, a, b, c, 8, 0x8771_f681, 11);
-    step!(h, c, d, a, b, 11, 0x6d9d_6122, 16);
-    step!(h, b, c, d, a, 14, 0xfde5_380c, 23);
-    step!(h, a, b, c, d, 1, 0xa4be_ea44, 4);
-    step!(h, d, a, b, c, 4, 0x4bde_cfa9, 11);
-    step!(h, c, d, a, b, 7, 0xf6bb_4b60, 16);
-    step!(h, b, c, d, a, 10, 0xbebf_bc70, 23);
-    step!(h, a, b, c, d, 13, 0x289b_7ec6, 4);
-    step!(h, d, a, b, c, 0, 0xeaa1_27fa, 11);
-    step!(h, c, d, a, b, 3, 0xd4ef_3085, 16);
-    step!(h, b, c, d, a, 6, 0x0488_1d05, 23);
-    step!(h, a, b, c, d, 9, 0xd9d4_d039, 4);
-    step!(h, d, a, b, c, 12, 0xe6db_99e5, 11);
-    step!(h, c, d, a, b, 15, 0x1fa2_7cf8, 16);
-    step!(h, b, c, d, a, 2, 0xc4ac_5665, 23);
-    // Round 4.
-    step!(i, a, b, c, d, 0, 0xf429_2244, 6);
-    step!(i, d, a, b, c, 7, 0x432a_ff97, 10);
-    step!(i, c, d, a, b, 14, 0xab94_23a7, 15);
-    step!(i, b, c, d, a, 5, 0xfc93_a039, 21);
-    step!(i, a, b, c, d, 12, 0x655b_59c3, 6);
-    step!(i, d, a, b, c, 3, 0x8f0c_cc92, 10);
-    step!(i, c, d, a, b, 10, 0xffef_f47d, 15);
-    step!(i, b, c, d, a, 1, 0x8584_5dd1, 21);
-    step!(i, a, b, c, d, 8, 0x6fa8_7e4f, 6);
-    step!(i, d, a, b, c, 15, 0xfe2c_e6e0, 10);
-    step!(i, c, d, a, b, 6, 0xa301_4314, 15);
-    step!(i, b, c, d, a, 13, 0x4e08_11a1, 21);
-    step!(i, a, b, c, d, 4, 0xf753_7e82, 6);
-    step!(i, d, a, b, c, 11, 0xbd3a_f235, 10);
-    step!(i, c, d, a, b, 2, 0x2ad7_d2bb, 15);
-    step!(i, b, c, d, a, 9, 0xeb86_d391, 21);
-    for l in 0..N {
-        state[0][l] = state[0][l].wrapping_add(a[l]);
-        state[1][l] = state[1][l].wrapping_add(b[l]);
-        state[2][l] = state[2][l].wrapping_add(c[l]);
-        state[3][l] = state[3][l].wrapping_add(d[l]);
+                $a = $b.wrapping_add(t.rotate_left($s));
+            };
+        }
+        // Round 1.
+        step!(f, a, b, c, d, 0, 0xd76a_a478, 7);
+        step!(f, d, a, b, c, 1, 0xe8c7_b756, 12);
+        step!(f, c, d, a, b, 2, 0x2420_70db, 17);
+        step!(f, b, c, d, a, 3, 0xc1bd_ceee, 22);
+        step!(f, a, b, c, d, 4, 0xf57c_0faf, 7);
+        step!(f, d, a, b, c, 5, 0x4787_c62a, 12);
+        step!(f, c, d, a, b, 6, 0xa830_4613, 17);
+        step!(f, b, c, d, a, 7, 0xfd46_9501, 22);
+        step!(f, a, b, c, d, 8, 0x6980_98d8, 7);
+        step!(f, d, a, b, c, 9, 0x8b44_f7af, 12);
+        step!(f, c, d, a, b, 10, 0xffff_5bb1, 17);
+        step!(f, b, c, d, a, 11, 0x895c_d7be, 22);
+        step!(f, a, b, c, d, 12, 0x6b90_1122, 7);
+        step!(f, d, a, b, c, 13, 0xfd98_7193, 12);
+        step!(f, c, d, a, b, 14, 0xa679_438e, 17);
+        step!(f, b, c, d, a, 15, 0x49b4_0821, 22);
+        // Round 2.
+        step!(g, a, b, c, d, 1, 0xf61e_2562, 5);
+        step!(g, d, a, b, c, 6, 0xc040_b340, 9);
+        step!(g, c, d, a, b, 11, 0x265e_5a51, 14);
+        step!(g, b, c, d, a, 0, 0xe9b6_c7aa, 20);
+        step!(g, a, b, c, d, 5, 0xd62f_105d, 5);
+        step!(g, d, a, b, c, 10, 0x0244_1453, 9);
+        step!(g, c, d, a, b, 15, 0xd8a1_e681, 14);
+        step!(g, b, c, d, a, 4, 0xe7d3_fbc8, 20);
+        step!(g, a, b, c, d, 9, 0x21e1_cde6, 5);
+        step!(g, d, a, b, c, 14, 0xc337_07d6, 9);
+        step!(g, c, d, a, b, 3, 0xf4d5_0d87, 14);
+        step!(g, b, c, d, a, 8, 0x455a_14ed, 20);
+        step!(g, a, b, c, d, 13, 0xa9e3_e905, 5);
+        step!(g, d, a, b, c, 2, 0xfcef_a3f8, 9);
+        step!(g, c, d, a, b, 7, 0x676f_02d9, 14);
+        step!(g, b, c, d, a, 12, 0x8d2a_4c8a, 20);
+        // Round 3.
+        step!(h, a, b, c, d, 5, 0xfffa_3942, 4);
+        step!(h, d, a, b, c, 8, 0x8771_f681, 11);
+        step!(h, c, d, a, b, 11, 0x6d9d_6122, 16);
+        step!(h, b, c, d, a, 14, 0xfde5_380c, 23);
+        step!(h, a, b, c, d, 1, 0xa4be_ea44, 4);
+        step!(h, d, a, b, c, 4, 0x4bde_cfa9, 11);
+        step!(h, c, d, a, b, 7, 0xf6bb_4b60, 16);
+        step!(h, b, c, d, a, 10, 0xbebf_bc70, 23);
+        step!(h, a, b, c, d, 13, 0x289b_7ec6, 4);
+        step!(h, d, a, b, c, 0, 0xeaa1_27fa, 11);
+        step!(h, c, d, a, b, 3, 0xd4ef_3085, 16);
+        step!(h, b, c, d, a, 6, 0x0488_1d05, 23);
+        step!(h, a, b, c, d, 9, 0xd9d4_d039, 4);
+        step!(h, d, a, b, c, 12, 0xe6db_99e5, 11);
+        step!(h, c, d, a, b, 15, 0x1fa2_7cf8, 16);
+        step!(h, b, c, d, a, 2, 0xc4ac_5665, 23);
+        // Round 4.
+        step!(i, a, b, c, d, 0, 0xf429_2244, 6);
+        step!(i, d, a, b, c, 7, 0x432a_ff97, 10);
+        step!(i, c, d, a, b, 14, 0xab94_23a7, 15);
+        step!(i, b, c, d, a, 5, 0xfc93_a039, 21);
+        step!(i, a, b, c, d, 12, 0x655b_59c3, 6);
+        step!(i, d, a, b, c, 3, 0x8f0c_cc92, 10);
+        step!(i, c, d, a, b, 10, 0xffef_f47d, 15);
+        step!(i, b, c, d, a, 1, 0x8584_5dd1, 21);
+        step!(i, a, b, c, d, 8, 0x6fa8_7e4f, 6);
+        step!(i, d, a, b, c, 15, 0xfe2c_e6e0, 10);
+        step!(i, c, d, a, b, 6, 0xa301_4314, 15);
+        step!(i, b, c, d, a, 13, 0x4e08_11a1, 21);
+        step!(i, a, b, c, d, 4, 0xf753_7e82, 6);
+        step!(i, d, a, b, c, 11, 0xbd3a_f235, 10);
+        step!(i, c, d, a, b, 2, 0x2ad7_d2bb, 15);
+        step!(i, b, c, d, a, 9, 0xeb86_d391, 21);
+        state[0][l] = state[0][l].wrapping_add(a);
+        state[1][l] = state[1][l].wrapping_add(b);
+        state[2][l] = state[2][l].wrapping_add(c);
+        state[3][l] = state[3][l].wrapping_add(d);
     }
 }
 
