@@ -12,6 +12,10 @@
 //!
 //! * [`HashRing`] is tooz's ring: `partitions × weight` md5 points per member, lookup by
 //!   md5 of the key and "first point strictly greater", wrapping.
+//! * [`HashRing::owners_of`] and [`Partitioner::owned_by_self`] /
+//!   [`Partitioner::retain_owned_by_self`] answer for a whole page of keys at once,
+//!   hashing 8 keys in lock-step with a multi-lane md5 (~2.7× the single-key rate,
+//!   ~33–37× tooz's `get_nodes`; numbers in `benches/ring.rs`).
 //! * [`Partitioner`] is tooz's Partitioner on top: members come with their msgpack
 //!   capabilities (decoded by [`weight_from_capabilities`]) and one of them is "self".
 //! * [`encode_capabilities_weight`] produces exactly the capabilities bytes tooz writes
@@ -22,6 +26,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use md5::{Digest, Md5};
+
+mod md5x;
 
 /// Points per weight unit when nobody says otherwise.
 ///
@@ -425,6 +431,10 @@ impl HashRing {
 
     /// Index of the point that owns a key at `position`: the first point strictly
     /// greater (bisect right), wrapping to 0. `None` on an empty ring.
+    ///
+    /// `#[inline]` because the generic batch lookups are instantiated in the caller's
+    /// crate, where this would otherwise be an out-of-line call per key.
+    #[inline]
     fn index_for_position(&self, position: u128) -> Option<usize> {
         if self.positions.is_empty() {
             return None;
@@ -450,6 +460,76 @@ impl HashRing {
     pub fn owner(&self, key: &[u8]) -> Option<&Member> {
         let i = self.point_index(key)?;
         Some(&self.members[self.owners[i] as usize])
+    }
+
+    /// The owners of many keys at once, appended to `out` in key order: one entry per
+    /// key, each exactly what [`HashRing::owner`] would return for it.
+    ///
+    /// Why a batch: md5 is nearly the whole cost of a lookup and one md5 keeps a core
+    /// mostly waiting on its serial dependency chain, so this hashes keys several at a
+    /// time in lock-step (an interleaved multi-lane md5), which is several times faster
+    /// per key than calling [`HashRing::owner`] in a loop. Use it to sort a page of
+    /// discovered resources by owner.
+    ///
+    /// Keys can be anything byte-like (`&[u8]`, `&str`, `String`, `Vec<u8>`, …). Nothing
+    /// is allocated per key: keys are pulled from the iterator a few at a time into a
+    /// stack buffer, and `out` only grows (it is reserved for the iterator's lower size
+    /// bound up front). `out` is not cleared, so a caller can reuse one buffer across
+    /// pages by clearing it between calls. Batches of keys with the same length (e.g.
+    /// uuids) are fastest; keys of very different lengths are still correct.
+    pub fn owners_of<'r, I>(&'r self, keys: I, out: &mut Vec<Option<&'r Member>>)
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let keys = keys.into_iter();
+        out.reserve(keys.size_hint().0);
+        if self.positions.is_empty() {
+            out.extend(keys.map(|_| None));
+            return;
+        }
+        self.owner_indices_of(keys, |owner| {
+            out.push(Some(&self.members[owner as usize]));
+        });
+    }
+
+    /// Calls `f` with the owner's member index of each key, in key order, hashing keys
+    /// [`md5x::LANES`] at a time. The ring must not be empty.
+    fn owner_indices_of<I>(&self, mut keys: I, mut f: impl FnMut(u32))
+    where
+        I: Iterator,
+        I::Item: AsRef<[u8]>,
+    {
+        const N: usize = md5x::LANES;
+        loop {
+            let mut chunk: [Option<I::Item>; N] = std::array::from_fn(|_| None);
+            let mut n = 0;
+            for slot in &mut chunk {
+                match keys.next() {
+                    Some(key) => {
+                        *slot = Some(key);
+                        n += 1;
+                    }
+                    None => break,
+                }
+            }
+            let Some(first) = chunk[0].as_ref() else {
+                return;
+            };
+            let first = first.as_ref();
+            // Spare lanes of a short last chunk repeat the first key: same block count,
+            // so they never break the lock-step; their results are dropped.
+            let msgs: [&[u8]; N] =
+                std::array::from_fn(|l| chunk[l].as_ref().map_or(first, AsRef::as_ref));
+            for &position in &md5x::positions(&msgs)[..n] {
+                if let Some(i) = self.index_for_position(position) {
+                    f(self.owners[i]);
+                }
+            }
+            if n < N {
+                return;
+            }
+        }
     }
 
     /// True when `member` owns `key` (tooz `belongs_to_member`).
@@ -711,6 +791,45 @@ impl Partitioner {
     #[must_use]
     pub fn belongs_to_member(&self, member: impl AsRef<[u8]>, key: &[u8]) -> bool {
         self.ring.belongs_to(member, key)
+    }
+
+    /// [`Partitioner::belongs_to_self`] for many keys at once, appended to `out` in key
+    /// order (one `bool` per key; `out` is not cleared).
+    ///
+    /// Why: the agent asks this for every resource of every discovered page, and the
+    /// batch form hashes keys in lock-step (see [`HashRing::owners_of`]), several times
+    /// faster than one call per key, and allocates nothing per key.
+    pub fn owned_by_self<I>(&self, keys: I, out: &mut Vec<bool>)
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let keys = keys.into_iter();
+        out.reserve(keys.size_hint().0);
+        match self.ring.index.get(&self.self_id) {
+            // Not a member (or an empty ring): tooz says no for every key, no need to hash.
+            None => out.extend(keys.map(|_| false)),
+            Some(&me) => self
+                .ring
+                .owner_indices_of(keys, |owner| out.push(owner == me)),
+        }
+    }
+
+    /// Keeps only the items this agent owns, in their original order: the ownership
+    /// filter for a page of discovered resources, in one call.
+    ///
+    /// `key` gives the bytes tooz would hash for an item (for Ceilometer, the UTF-8 of
+    /// the resource's string form). Keys are hashed in batches as in
+    /// [`Partitioner::owned_by_self`]; the only allocation is one `bool` per item for the
+    /// verdicts, made once per call.
+    pub fn retain_owned_by_self<T, F>(&self, items: &mut Vec<T>, key: F)
+    where
+        F: Fn(&T) -> &[u8],
+    {
+        let mut mine = Vec::with_capacity(items.len());
+        self.owned_by_self(items.iter().map(&key), &mut mine);
+        let mut verdicts = mine.into_iter();
+        items.retain(|_| verdicts.next().unwrap_or(false));
     }
 
     /// tooz `belongs_to_self`: does this agent own `key`?

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use partitioner::{HashRing, DEFAULT_PARTITIONS};
+use partitioner::{HashRing, Partitioner, DEFAULT_PARTITIONS};
 use proptest::prelude::*;
 
 /// Distinct member ids with weights 1..=3, in insertion order.
@@ -30,6 +30,35 @@ fn owner<'a>(ring: &'a HashRing, key: &[u8]) -> Option<&'a [u8]> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The batch lookups are only an optimisation: for any ring and any keys (any
+    /// lengths, mixed, any batch size including ones that are not a multiple of the lane
+    /// count) they must give exactly the single-key answers, in order.
+    #[test]
+    fn batch_lookups_equal_single_key(
+        members in members(),
+        partitions in 1u32..40,
+        keys in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..70),
+        me in any::<prop::sample::Index>(),
+    ) {
+        let ring = HashRing::with_members(partitions, members.iter().map(|(i, w)| (i, *w))).unwrap();
+        let mut out = vec![None];
+        ring.owners_of(&keys, &mut out);
+        prop_assert_eq!(out.len(), keys.len() + 1, "appends, does not clear");
+        let single: Vec<_> = keys.iter().map(|k| ring.owner(k)).collect();
+        prop_assert_eq!(&out[1..], single.as_slice());
+
+        let self_id = &me.get(&members).0;
+        let p = Partitioner::from_weights(self_id, partitions, members.iter().map(|(i, w)| (i, *w))).unwrap();
+        let mut mine = Vec::new();
+        p.owned_by_self(keys.iter().map(Vec::as_slice), &mut mine);
+        let single: Vec<bool> = keys.iter().map(|k| p.belongs_to_self(k)).collect();
+        prop_assert_eq!(&mine, &single);
+        let mut kept = keys.clone();
+        p.retain_owned_by_self(&mut kept, |k| k.as_slice());
+        let want: Vec<Vec<u8>> = keys.iter().filter(|k| p.belongs_to_self(k)).cloned().collect();
+        prop_assert_eq!(kept, want);
+    }
 
     /// A join must only take keys for the newcomer; every other key stays where it was,
     /// otherwise a join would make established members drop or double-poll resources.

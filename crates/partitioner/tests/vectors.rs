@@ -149,6 +149,55 @@ fn hashring(c: &mut Checks) {
     }
 }
 
+/// The batch lookup must give, for every case and every key, exactly the single-key
+/// `owner` (and therefore tooz's owner). Each case is looked up several ways so every
+/// key lands in every lane position and chunks end at every offset: all keys at once
+/// (mixed lengths 0..1000 side by side), then starting at offsets 1..=16, and one key
+/// at a time.
+fn hashring_batch(c: &mut Checks) {
+    let v = load("hashring.json");
+    let keys = strings(&v["keys"]);
+    let empty = HashRing::new(32).unwrap();
+    let mut out = Vec::new();
+    empty.owners_of(&keys, &mut out);
+    c.eq("empty_ring", "<batch>", out.len(), keys.len());
+    for (key, got) in keys.iter().zip(&out) {
+        c.eq("empty_ring", key, got.is_none(), true);
+    }
+    for case in arr(&v["cases"]) {
+        let name = s(&case["name"]);
+        let mut ring = build(case);
+        if let Some(removed) = case.get("removed") {
+            for id in strings(removed) {
+                ring.remove_member(&id).expect("remove");
+            }
+        }
+        let nodes: Vec<String> = arr(&case["nodes"])
+            .iter()
+            .map(|n| s(&n["id"]).to_owned())
+            .collect();
+        let want_tooz: Vec<&str> = arr(&case["owner_index_per_key"])
+            .iter()
+            .map(|i| nodes[usize::try_from(i.as_u64().unwrap()).unwrap()].as_str())
+            .collect();
+        let mut out = Vec::new();
+        for offset in 0..=16 {
+            out.clear();
+            ring.owners_of(keys[offset..].iter().map(String::as_bytes), &mut out);
+            c.eq(name, "<batch length>", out.len(), keys.len() - offset);
+            for ((key, got), want) in keys[offset..].iter().zip(&out).zip(&want_tooz[offset..]) {
+                c.eq(name, key, *got, ring.owner(key.as_bytes()));
+                c.eq(name, key, got.map(|m| m.id_str().unwrap()), Some(*want));
+            }
+        }
+        for key in &keys {
+            out.clear();
+            ring.owners_of([key], &mut out);
+            c.eq(name, key, out.as_slice(), &[ring.owner(key.as_bytes())][..]);
+        }
+    }
+}
+
 fn ring_points(c: &mut Checks) {
     let v = load("ring-points.json");
     for case in arr(&v["cases"]) {
@@ -295,6 +344,64 @@ fn partitioner(c: &mut Checks) {
     }
 }
 
+/// `Partitioner::owned_by_self` / `retain_owned_by_self` against tooz's
+/// `belongs_to_self` verdicts for every member of every scenario.
+fn partitioner_batch(c: &mut Checks) {
+    let v = load("partitioner.json");
+    for sc in arr(&v["scenarios"]) {
+        let name = s(&sc["name"]);
+        let partitions = u32::try_from(sc["partitions"].as_u64().unwrap()).unwrap();
+        let hash: Vec<(Vec<u8>, Vec<u8>)> = arr(&sc["redis_group_hash"])
+            .iter()
+            .map(|f| (s(&f["field"]).as_bytes().to_vec(), hex(s(&f["value_hex"]))))
+            .collect();
+        let objects = arr(&sc["objects"]);
+        let keys: Vec<Vec<u8>> = objects
+            .iter()
+            .map(|o| hex(s(&o["hashed_bytes_hex"])))
+            .collect();
+        for (m, member) in arr(&sc["members"]).iter().enumerate() {
+            let me = s(&member["id"]);
+            let p = Partitioner::from_capabilities(me, partitions, hash.iter().cloned())
+                .expect("partitioner builds");
+            let want: Vec<bool> = objects
+                .iter()
+                .map(|o| arr(&o["belongs_to_self_by_member"])[m].as_bool().unwrap())
+                .collect();
+            let mut got = Vec::new();
+            p.owned_by_self(&keys, &mut got);
+            c.eq(name, &format!("owned_by_self, self={me}"), &got, &want);
+            let single: Vec<bool> = keys.iter().map(|k| p.belongs_to_self(k)).collect();
+            c.eq(
+                name,
+                &format!("vs belongs_to_self, self={me}"),
+                &got,
+                &single,
+            );
+            let mut kept = keys.clone();
+            p.retain_owned_by_self(&mut kept, |k| k.as_slice());
+            let want_kept: Vec<Vec<u8>> = keys
+                .iter()
+                .zip(&want)
+                .filter(|(_, &w)| w)
+                .map(|(k, _)| k.clone())
+                .collect();
+            c.eq(
+                name,
+                &format!("retain_owned_by_self, self={me}"),
+                kept,
+                want_kept,
+            );
+        }
+        // Not a member: owns nothing, like tooz after being pruned.
+        let outsider = Partitioner::from_capabilities("outsider", partitions, hash.iter().cloned())
+            .expect("partitioner builds");
+        let mut got = Vec::new();
+        outsider.owned_by_self(&keys, &mut got);
+        c.eq(name, "outsider", got, vec![false; keys.len()]);
+    }
+}
+
 #[test]
 fn all_tooz_vectors() {
     let mut total = 0;
@@ -302,6 +409,8 @@ fn all_tooz_vectors() {
         ("hashring.json", hashring as fn(&mut Checks)),
         ("ring-points.json", ring_points),
         ("partitioner.json", partitioner),
+        ("hashring.json, batch owners_of", hashring_batch),
+        ("partitioner.json, batch owned_by_self", partitioner_batch),
     ] {
         let mut c = Checks::default();
         run(&mut c);
