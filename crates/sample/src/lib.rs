@@ -122,14 +122,10 @@ impl Timestamp {
         s
     }
 
-    /// `YYYY-MM-DD HH:MM:SS.ffffff`: Python's `str(datetime)` with microseconds, as oslo
-    /// notifications' envelope `timestamp` (always six digits there).
-    pub fn python_str_micros(self) -> String {
-        let mut s = self.isoformat_sep(' ');
-        if self.micros.rem_euclid(1_000_000) == 0 {
-            s.push_str(".000000");
-        }
-        s
+    /// `YYYY-MM-DD HH:MM:SS[.ffffff]`: Python's `str(datetime)`, the oslo notification
+    /// envelope's `timestamp` (microseconds omitted when zero, as Python does).
+    pub fn python_str(self) -> String {
+        self.isoformat_sep(' ')
     }
 
     /// `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`: an aware ISO 8601 form (Gnocchi, logs).
