@@ -171,7 +171,9 @@ impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the queue half-updated in a way that
         // loses samples (every mutation is a single push/pop), so keep going.
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn drop_samples(&self, n: usize, why: &str) {
@@ -213,8 +215,12 @@ impl Delivery {
             add(&c.spooled, sp.samples());
             add(&c.submitted, sp.samples());
             if !sp.is_empty() {
-                tracing::info!(publisher = publisher.name(), samples = sp.samples(), batches = sp.batches(),
-                    "Replaying spooled samples from an earlier run.");
+                tracing::info!(
+                    publisher = publisher.name(),
+                    samples = sp.samples(),
+                    batches = sp.batches(),
+                    "Replaying spooled samples from an earlier run."
+                );
             }
         }
         let shared = Arc::new(Shared {
@@ -269,7 +275,10 @@ impl Delivery {
             let idx = usize::from(st.busy);
             if let Some(old) = st.memory.remove(idx) {
                 sub(&sh.c.queued, old.samples.len());
-                sh.drop_samples(old.samples.len(), "memory queue full and no spool directory: oldest batch dropped");
+                sh.drop_samples(
+                    old.samples.len(),
+                    "memory queue full and no spool directory: oldest batch dropped",
+                );
             }
             st.memory.push_back(batch);
             add(&sh.c.queued, n);
@@ -347,7 +356,9 @@ impl Delivery {
                         add(&sh.c.spooled, n);
                         add(&sh.c.spooled_total, n);
                     }
-                    Some(Err(e)) => sh.drop_samples(n, &format!("shutdown: cannot write to the spool: {e}")),
+                    Some(Err(e)) => {
+                        sh.drop_samples(n, &format!("shutdown: cannot write to the spool: {e}"))
+                    }
                     None => sh.drop_samples(n, "shutdown before delivery and no spool directory"),
                 }
             }
@@ -461,11 +472,17 @@ mod tests {
     use crate::testing::{sample_n, Scripted};
 
     fn batch(ids: std::ops::Range<usize>) -> Arc<Batch> {
-        Arc::new(Batch { samples: ids.map(sample_n).collect() })
+        Arc::new(Batch {
+            samples: ids.map(sample_n).collect(),
+        })
     }
 
     fn invariant(s: &DeliveryStats) {
-        assert_eq!(s.submitted, s.published + s.dropped + s.queued + s.spooled, "{s:?}");
+        assert_eq!(
+            s.submitted,
+            s.published + s.dropped + s.queued + s.spooled,
+            "{s:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -480,7 +497,11 @@ mod tests {
         let start = Instant::now();
         assert!(d.flush(Duration::from_secs(60)).await);
         // Three failures: waits of at least 0.25 + 0.5 + 1 s (half of 0.5, 1, 2 s).
-        assert!(start.elapsed() >= Duration::from_millis(1750), "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() >= Duration::from_millis(1750),
+            "{:?}",
+            start.elapsed()
+        );
         let s = d.stats();
         assert_eq!((s.published, s.dropped, s.failed_attempts), (50, 0, 3));
         invariant(&s);
@@ -528,7 +549,11 @@ mod tests {
         }
         // Shutdown while the destination is down: memory goes to the spool, nothing is lost.
         let s = d.shutdown(Duration::from_secs(1)).await;
-        assert_eq!((s.dropped, s.published, s.queued, s.spooled), (0, 0, 0, 8), "{s:?}");
+        assert_eq!(
+            (s.dropped, s.published, s.queued, s.spooled),
+            (0, 0, 0, 8),
+            "{s:?}"
+        );
         // Next run delivers it all, oldest first.
         let up = Arc::new(Scripted::default());
         let d = Delivery::spawn(up.clone(), cfg).unwrap();
@@ -536,7 +561,11 @@ mod tests {
         let mut ids = up.delivered_ids();
         ids.sort_unstable();
         assert_eq!(ids, (0..8).collect::<Vec<_>>());
-        assert_eq!(up.delivered_ids()[..2], [0, 1], "the batch that was in flight comes first");
+        assert_eq!(
+            up.delivered_ids()[..2],
+            [0, 1],
+            "the batch that was in flight comes first"
+        );
         invariant(&d.stats());
     }
 
@@ -597,7 +626,9 @@ mod tests {
         let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(1)).unwrap();
         for n in 0..30 {
             let d = b.delay(n);
-            let cap = Duration::from_millis(100).saturating_mul(1 << n.min(20)).min(Duration::from_secs(1));
+            let cap = Duration::from_millis(100)
+                .saturating_mul(1 << n.min(20))
+                .min(Duration::from_secs(1));
             assert!(d >= cap / 2 && d <= cap, "{n}: {d:?}");
         }
         assert!(Backoff::new(Duration::ZERO, Duration::from_secs(1)).is_none());

@@ -113,12 +113,17 @@ impl Spool {
         if bytes > self.max_bytes {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a batch of {bytes} bytes exceeds the spool bound of {} bytes", self.max_bytes),
+                format!(
+                    "a batch of {bytes} bytes exceeds the spool bound of {} bytes",
+                    self.max_bytes
+                ),
             ));
         }
         let mut evicted = Evicted::default();
         while self.total_bytes + bytes > self.max_bytes {
-            let Some(old) = self.entries.pop_front() else { break };
+            let Some(old) = self.entries.pop_front() else {
+                break;
+            };
             let _ = std::fs::remove_file(self.path(&old));
             self.total_bytes -= old.bytes;
             evicted.samples += old.samples;
@@ -142,7 +147,11 @@ impl Spool {
     /// Not bounded by eviction: shutdown must not drop what it is saving.
     pub fn push_front(&mut self, batch: &Batch) -> io::Result<()> {
         let body = encode_batch(batch);
-        let seq = self.entries.front().map_or(self.next_seq, |e| e.seq).saturating_sub(1);
+        let seq = self
+            .entries
+            .front()
+            .map_or(self.next_seq, |e| e.seq)
+            .saturating_sub(1);
         let e = Entry {
             seq,
             samples: batch.samples.len(),
@@ -186,9 +195,15 @@ fn encode_batch(batch: &Batch) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.samples.len() * 512);
     for s in &batch.samples {
         let mut m = s.as_dict();
-        m.insert("timestamp_us".into(), Value::from(s.timestamp.unix_micros()));
+        m.insert(
+            "timestamp_us".into(),
+            Value::from(s.timestamp.unix_micros()),
+        );
         // Keep ints and floats apart across the round trip.
-        m.insert("volume_is_float".into(), Value::Bool(matches!(s.volume, Volume::Float(_))));
+        m.insert(
+            "volume_is_float".into(),
+            Value::Bool(matches!(s.volume, Volume::Float(_))),
+        );
         if let Ok(line) = serde_json::to_vec(&m) {
             out.extend_from_slice(&line);
             out.push(b'\n');
@@ -210,8 +225,13 @@ fn decode_sample(m: &Map<String, Value>) -> Option<Sample> {
     let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
     let volume = match m.get("volume")? {
         Value::Null => Volume::Missing,
-        v if m.get("volume_is_float").and_then(Value::as_bool) == Some(true) => Volume::Float(v.as_f64()?),
-        v => v.as_i64().map(Volume::Int).or_else(|| v.as_f64().map(Volume::Float))?,
+        v if m.get("volume_is_float").and_then(Value::as_bool) == Some(true) => {
+            Volume::Float(v.as_f64()?)
+        }
+        v => v
+            .as_i64()
+            .map(Volume::Int)
+            .or_else(|| v.as_f64().map(Volume::Float))?,
     };
     Some(Sample {
         name: s("name")?,
@@ -243,8 +263,12 @@ mod tests {
     #[test]
     fn round_trip_order_restart_and_bound() {
         let dir = tempfile::tempdir().unwrap();
-        let b1 = Batch { samples: vec![sample_n(1), sample_n(2)] };
-        let b2 = Batch { samples: vec![sample_n(3)] };
+        let b1 = Batch {
+            samples: vec![sample_n(1), sample_n(2)],
+        };
+        let b2 = Batch {
+            samples: vec![sample_n(3)],
+        };
         let mut sp = Spool::open(dir.path(), 1 << 20).unwrap();
         sp.push(&b1).unwrap();
         sp.push(&b2).unwrap();
@@ -264,8 +288,18 @@ mod tests {
         }
         assert_eq!(sp.batches(), 2);
         let ev = sp.push(&b1).unwrap();
-        assert_eq!(ev, Evicted { samples: 2, batches: 1 });
-        assert!(sp.push(&Batch { samples: (0..100).map(sample_n).collect() }).is_err());
+        assert_eq!(
+            ev,
+            Evicted {
+                samples: 2,
+                batches: 1
+            }
+        );
+        assert!(sp
+            .push(&Batch {
+                samples: (0..100).map(sample_n).collect()
+            })
+            .is_err());
     }
 
     #[test]

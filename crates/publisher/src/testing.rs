@@ -54,7 +54,10 @@ impl Publisher for Scripted {
     }
     fn publish<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), PublishError>> {
         Box::pin(async move {
-            let dec = |a: &AtomicU32| a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1)).is_ok();
+            let dec = |a: &AtomicU32| {
+                a.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |v| v.checked_sub(1))
+                    .is_ok()
+            };
             if dec(&self.refuse) {
                 return Err(PublishError::Permanent("refused".into()));
             }

@@ -60,7 +60,10 @@ impl PublisherUrl {
 
     /// `host` and `port` of the netloc (credentials removed); IPv6 brackets removed.
     pub fn host_port(&self) -> (String, Option<u16>) {
-        let hostport = self.netloc.rsplit_once('@').map_or(self.netloc.as_str(), |(_, h)| h);
+        let hostport = self
+            .netloc
+            .rsplit_once('@')
+            .map_or(self.netloc.as_str(), |(_, h)| h);
         if let Some(rest) = hostport.strip_prefix('[') {
             if let Some((h, after)) = rest.split_once(']') {
                 let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
@@ -130,9 +133,26 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// Percent-encode everything but RFC 3986 unreserved characters (for userinfo and path
+/// segments of generated URIs).
+pub fn percent_encode_strict(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// oslo's boolean words for URL options (`1/t/true/on/y/yes`).
 pub fn option_bool(v: &str) -> bool {
-    matches!(v.to_ascii_lowercase().as_str(), "1" | "t" | "true" | "on" | "y" | "yes")
+    matches!(
+        v.to_ascii_lowercase().as_str(),
+        "1" | "t" | "true" | "on" | "y" | "yes"
+    )
 }
 
 #[cfg(test)]
@@ -141,11 +161,16 @@ mod tests {
 
     #[test]
     fn options_are_taken_and_the_rest_stays() {
-        let mut u = PublisherUrl::parse("https://u:p%40ss@127.0.0.1:8443/v1/samples?timeout=3&batch=False&tenant=x");
+        let mut u = PublisherUrl::parse(
+            "https://u:p%40ss@127.0.0.1:8443/v1/samples?timeout=3&batch=False&tenant=x",
+        );
         let o = u.take_options(&["timeout", "batch", "max_retries"]);
         assert_eq!(o.get("timeout").map(String::as_str), Some("3"));
         assert_eq!(o.get("batch").map(String::as_str), Some("False"));
-        assert_eq!(u.target("https"), "https://u:p%40ss@127.0.0.1:8443/v1/samples?tenant=x");
+        assert_eq!(
+            u.target("https"),
+            "https://u:p%40ss@127.0.0.1:8443/v1/samples?tenant=x"
+        );
         assert_eq!(u.credentials(), Some(("u".into(), "p@ss".into())));
         assert_eq!(u.host_port(), ("127.0.0.1".into(), Some(8443)));
     }

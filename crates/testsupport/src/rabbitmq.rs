@@ -36,6 +36,7 @@ pub struct Rabbit {
     /// AMQP port on 127.0.0.1.
     pub port: u16,
     node: String,
+    dist_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
     started_epmd: bool,
@@ -57,6 +58,7 @@ impl Rabbit {
         let mut r = Rabbit {
             port,
             node,
+            dist_port: free_port(),
             dir,
             child: None,
             started_epmd,
@@ -71,7 +73,7 @@ impl Rabbit {
             .env("RABBITMQ_NODENAME", &self.node)
             .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_NODE_PORT", self.port.to_string())
-            .env("RABBITMQ_DIST_PORT", free_port().to_string())
+            .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
             .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
             .env("RABBITMQ_LOG_BASE", d.join("log"))
             .env("RABBITMQ_PID_FILE", d.join("pid"))
@@ -98,15 +100,30 @@ impl Rabbit {
                 panic!("cannot start rabbitmq-server: {e}; install with `{INSTALL}`")
             });
         self.child = Some(child);
-        let mut ctl = Command::new(tool("rabbitmqctl"));
-        self.env(&mut ctl);
-        let ok = ctl
-            .args(["-n", &self.node, "await_startup", "--timeout", "60"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
+        // `await_startup` fails at once while the node is not yet registered with epmd, so
+        // ask again until the broker answers or 60 s have passed.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let ok = loop {
+            let mut ctl = Command::new(tool("rabbitmqctl"));
+            self.env(&mut ctl);
+            let up = ctl
+                .args(["-n", &self.node, "await_startup", "--timeout", "2"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if up || tokio::time::Instant::now() > deadline {
+                break up;
+            }
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(Child::try_wait) {
+                panic!(
+                    "rabbitmq-server exited with {status} while starting: see {}",
+                    self.dir.path().join("server.out").display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        };
         if !ok {
             let out =
                 std::fs::read_to_string(self.dir.path().join("server.out")).unwrap_or_default();
