@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod body;
+pub mod client;
 pub mod config;
 pub mod faults;
 mod gnocchi;

@@ -3,13 +3,17 @@
 //! Used by the tests to hold every response against the API reference's own sample.
 //! Rules: `null` in the sample matches anything (the reference leaves the type open);
 //! `null` in ours matches any sample type (a nullable field, e.g. an unattached floating
-//! IP's `port_id`); an empty sample object or array is free-form (`metadata: {}`); array
+//! IP's `port_id`); an empty sample object or array is free-form (`metadata: {}`), and so
+//! are objects under the user-defined map keys [`FREE_FORM`]; array
 //! elements are compared with the union of the sample's elements, where keys present in
 //! only some sample elements are optional.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
+
+/// Keys whose values are user-defined maps in every API (any keys allowed, still objects).
+pub const FREE_FORM: [&str; 2] = ["metadata", "attributes"];
 
 fn type_name(v: &Value) -> &'static str {
     match v {
@@ -46,6 +50,14 @@ fn walk(
             }
             for (k, sv) in s {
                 match o.get(k) {
+                    Some(ov) if FREE_FORM.contains(&k.as_str()) && sv.is_object() => {
+                        if !ov.is_object() {
+                            out.push(format!(
+                                "type of {path}.{k}: sample object but ours {}",
+                                type_name(ov)
+                            ));
+                        }
+                    }
                     Some(ov) => walk(sv, None, ov, &format!("{path}.{k}"), allow, out),
                     None if optional.is_some_and(|opt| opt.contains(k)) => {}
                     None => out.push(format!("missing {path}.{k} ({})", type_name(sv))),
