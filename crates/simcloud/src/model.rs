@@ -352,7 +352,7 @@ impl Model {
         let mut project_ids = Vec::with_capacity(sizes.projects + 2);
         let mut project_meta = Vec::with_capacity(sizes.projects + 2);
         for n in 0..sizes.projects + 2 {
-            let id = rand_id(&mut rng) >> 0;
+            let id = rand_id(&mut rng);
             let domain = if n < 2 {
                 DEFAULT_DOMAIN
             } else {

@@ -117,19 +117,31 @@ fn page<T>(
     snap: &Snap<T>,
     default: Option<usize>,
     max: Option<usize>,
-) -> Result<Page, Resp> {
+) -> Result<Page, Box<Resp>> {
     let limit = match r.query.get("limit") {
         None => default,
         Some(l) => match l.parse::<usize>() {
             Ok(n) => Some(max.map_or(n, |m| n.min(m))),
-            Err(_) => return Err(error(svc, 400, &format!("Invalid limit value: {l}"))),
+            Err(_) => {
+                return Err(Box::new(error(
+                    svc,
+                    400,
+                    &format!("Invalid limit value: {l}"),
+                )))
+            }
         },
     };
     let marker = match r.query.get("marker") {
         None => None,
         Some(m) => match parse_id(m).filter(|id| snap.contains_key(id)) {
             Some(id) => Some(id),
-            None => return Err(error(svc, 400, &format!("Marker {m} could not be found."))),
+            None => {
+                return Err(Box::new(error(
+                    svc,
+                    400,
+                    &format!("Marker {m} could not be found."),
+                )))
+            }
         },
     };
     Ok(Page { limit, marker })
@@ -176,7 +188,7 @@ fn list_kind(
     let snap = st.model.coll(kind).snap();
     let p = match page(svc, r, &snap, pg.0, pg.1) {
         Ok(p) => p,
-        Err(e) => return e,
+        Err(e) => return *e,
     };
     if p.marker.is_none() {
         r.listing = Some(key);
@@ -220,7 +232,7 @@ fn glance(st: &State, r: &mut Req) -> Resp {
             let snap = st.model.coll(Kind::Image).snap();
             let pg = match page(Service::Image, r, &snap, Some(25), Some(1000)) {
                 Ok(p) => p,
-                Err(e) => return e,
+                Err(e) => return *e,
             };
             if pg.marker.is_none() {
                 r.listing = Some("images");
@@ -926,7 +938,7 @@ fn designate(st: &State, r: &mut Req) -> Resp {
             let self_q = r.raw_query.clone();
             let pg = match page(Service::Dns, r, &snap, Some(20), Some(1000)) {
                 Ok(p) => p,
-                Err(e) => return e,
+                Err(e) => return *e,
             };
             if pg.marker.is_none() {
                 r.listing = Some("zones");
@@ -997,7 +1009,7 @@ fn designate(st: &State, r: &mut Req) -> Resp {
                 Some(m) => match parse_id(m)
                     .filter(|m| (0..count).any(|i| render::recordset_id(zone.id, i) == *m))
                 {
-                    Some(m) => (m as u32 & 0xFFFF_FFFF) + 1,
+                    Some(m) => (m as u32) + 1,
                     None => return error(Service::Dns, 400, "Invalid marker"),
                 },
             };

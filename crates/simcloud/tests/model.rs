@@ -140,3 +140,31 @@ async fn deleted_resources_vanish_from_listings() {
     assert_eq!(listed(r.json()), now);
     e.sim.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn churn_runs_at_the_configured_rate() {
+    let cfg = simcloud::SimConfig {
+        churn_per_sec: 50.0,
+        sizes: Sizes {
+            images: 200,
+            ..Sizes::default()
+        },
+        ..simcloud::SimConfig::default()
+    };
+    let sim = simcloud::SimCloud::start(cfg).await.unwrap();
+    let before = fingerprint(sim.model());
+    // Let the churn task run one simulated second (10 ticks of 100 ms, 5 changes each).
+    for _ in 0..10 {
+        tokio::time::advance(std::time::Duration::from_millis(100)).await;
+        tokio::task::yield_now().await;
+    }
+    let after = fingerprint(sim.model());
+    let changed = before.iter().filter(|l| !after.contains(l)).count()
+        + after.iter().filter(|l| !before.contains(l)).count();
+    assert!(changed > 0, "churn changed nothing");
+    assert!(
+        changed <= 2 * 55,
+        "too many changes for 50/s over ~1 s: {changed}"
+    );
+    sim.shutdown().await;
+}
