@@ -116,3 +116,20 @@ pub async fn describe_members(
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }
+
+/// Reads one of our record hashes (see [`crate::Coordinator::put_record`]) without joining:
+/// for `status` and other read-only tools.
+pub async fn read_record(
+    url: &RedisUrl,
+    group: &str,
+    name: &str,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    url.check_supported()?;
+    let keys = Keys::new(&url.namespace, group);
+    let mut sentinels = SentinelSet::new(url);
+    let (mut conn, addr) = open_master(url, &mut sentinels).await?;
+    Ok(
+        crate::redis_store::read_hash(&mut conn, &keys.record(name), "reading a record", &addr)
+            .await?,
+    )
+}

@@ -1,6 +1,6 @@
-//! An in-memory tooz group on tokio's clock, to unit-test the membership task's timing
-//! (heartbeat cadence, expiry, pruning, backoff, outage policy) with a paused clock.
-#![allow(clippy::unwrap_used)]
+//! An in-memory tooz group on tokio's clock: unit tests drive the membership task's timing
+//! (heartbeat cadence, expiry, pruning, backoff, outage policy) with a paused clock, and the
+//! demo runs several agents in one process on it (see [`crate::memory`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,25 @@ pub(crate) struct World {
     pub beat_log: Vec<(MemberId, Instant)>,
     /// Connection attempts while down.
     pub failed_attempts: Vec<Instant>,
+    /// Record hashes (`put_record`) with their expiry.
+    pub records: BTreeMap<String, (BTreeMap<Vec<u8>, Vec<u8>>, Instant)>,
+}
+
+/// Test logs are bounded so a long-running in-process backend does not grow.
+const LOG_CAP: usize = 100_000;
+
+impl World {
+    fn log_beat(&mut self, m: MemberId, t: Instant) {
+        if self.beat_log.len() < LOG_CAP {
+            self.beat_log.push((m, t));
+        }
+    }
+}
+
+/// Lock the world; a panicked holder cannot leave it inconsistent (every change is a single
+/// map operation), so keep going.
+pub(crate) fn lock(w: &Shared) -> std::sync::MutexGuard<'_, World> {
+    w.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) type Shared = Arc<Mutex<World>>;
@@ -47,7 +66,7 @@ impl FakeStore {
         &mut self,
         doing: &'static str,
     ) -> Result<std::sync::MutexGuard<'_, World>, StoreError> {
-        let w = self.world.lock().unwrap();
+        let w = lock(&self.world);
         if w.down || !self.connected {
             return Err(StoreError {
                 doing,
@@ -64,9 +83,11 @@ impl Store for FakeStore {
         self.connected
     }
     async fn connect(&mut self) -> Result<(), StoreError> {
-        let mut w = self.world.lock().unwrap();
+        let mut w = lock(&self.world);
         if w.down {
-            w.failed_attempts.push(Instant::now());
+            if w.failed_attempts.len() < LOG_CAP {
+                w.failed_attempts.push(Instant::now());
+            }
             return Err(StoreError {
                 doing: "connecting",
                 target: "fake".into(),
@@ -84,7 +105,7 @@ impl Store for FakeStore {
         let mut w = self.check("beat")?;
         let now = Instant::now();
         w.beats.insert(me.clone(), now + ttl);
-        w.beat_log.push((me.clone(), now));
+        w.log_beat(me.clone(), now);
         let beats = w.beats.clone();
         let Some(g) = w.group.as_mut() else {
             return Ok(GroupState::Missing);
@@ -113,9 +134,37 @@ impl Store for FakeStore {
     fn member_id(&self) -> &MemberId {
         &self.me
     }
+    async fn put_record(
+        &mut self,
+        name: &str,
+        field: Vec<u8>,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let mut w = self.check("writing a record")?;
+        let now = Instant::now();
+        w.records.retain(|_, (_, exp)| *exp > now);
+        let e = w
+            .records
+            .entry(name.to_owned())
+            .or_insert_with(|| (BTreeMap::new(), now + ttl));
+        e.0.insert(field, value);
+        e.1 = now + ttl;
+        Ok(())
+    }
+    async fn get_record(&mut self, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        let w = self.check("reading a record")?;
+        let now = Instant::now();
+        Ok(w.records
+            .get(name)
+            .filter(|(_, exp)| *exp > now)
+            .map(|(m, _)| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default())
+    }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::redis_store::SwitchWatch;

@@ -24,8 +24,8 @@ mod store;
 pub mod url;
 mod view;
 
-#[cfg(test)]
 mod fake;
+pub mod memory;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,7 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio::task::JoinHandle;
 
 pub use caps::{ForeignReason, AGENT_NAME};
-pub use describe::{describe_members, MemberDescription, MemberKind};
+pub use describe::{describe_members, read_record, MemberDescription, MemberKind};
 pub use redis_store::{Keys, BEAT_VALUE, CREATED_FIELD};
 pub use store::StoreError;
 pub use url::{Endpoint, HostPort, RedisUrl, Secret, UrlError};
@@ -202,7 +202,7 @@ pub fn start(
     spawn_with(store, &config, switch, watch_guard)
 }
 
-fn spawn_with<S: store::Store>(
+pub(crate) fn spawn_with<S: store::Store>(
     store: S,
     config: &CoordinationConfig,
     switch: Arc<Notify>,
@@ -258,6 +258,42 @@ impl Coordinator {
         let (reply, rx) = oneshot::channel();
         self.cmds
             .send(runner::Command::Update { extra, reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?.map_err(Error::from)
+    }
+
+    /// Writes `field` of our record hash `name` with a TTL (e.g. a cycle-completion record).
+    /// Fails while Redis is unreachable: the caller decides whether that matters.
+    pub async fn put_record(
+        &self,
+        name: &str,
+        field: &[u8],
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds
+            .send(runner::Command::PutRecord {
+                name: name.to_owned(),
+                field: field.to_vec(),
+                value,
+                ttl,
+                reply,
+            })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?.map_err(Error::from)
+    }
+
+    /// Every field of our record hash `name`.
+    pub async fn get_record(&self, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds
+            .send(runner::Command::GetRecord {
+                name: name.to_owned(),
+                reply,
+            })
             .await
             .map_err(|_| Error::Stopped)?;
         rx.await.map_err(|_| Error::Stopped)?.map_err(Error::from)

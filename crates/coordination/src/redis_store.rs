@@ -37,6 +37,9 @@ pub struct Keys {
     pub groups: Vec<u8>,
     /// `<ns>_beats:`
     pub beat_prefix: Vec<u8>,
+    /// `<ns>_ceilometer_central:<group>:` — our own records, under a prefix no tooz client
+    /// uses.
+    pub record_prefix: Vec<u8>,
 }
 
 impl Keys {
@@ -46,7 +49,14 @@ impl Keys {
             group: format!("{namespace}_group:{group}").into_bytes(),
             groups: format!("{namespace}_groups").into_bytes(),
             beat_prefix: format!("{namespace}_beats:").into_bytes(),
+            record_prefix: format!("{namespace}_ceilometer_central:{group}:").into_bytes(),
         }
+    }
+    /// `<ns>_ceilometer_central:<group>:<name>`
+    pub fn record(&self, name: &str) -> Vec<u8> {
+        let mut k = self.record_prefix.clone();
+        k.extend_from_slice(name.as_bytes());
+        k
     }
     /// `<ns>_beats:<member>`
     pub fn beat(&self, m: &MemberId) -> Vec<u8> {
@@ -291,8 +301,7 @@ pub(crate) struct SwitchWatch {
 }
 
 impl SwitchWatch {
-    /// No subscriptions (tests).
-    #[cfg(test)]
+    /// No subscriptions (tests, the in-process backend).
     pub(crate) fn none() -> SwitchWatch {
         SwitchWatch { tasks: Vec::new() }
     }
@@ -516,7 +525,55 @@ impl RedisStore {
     }
 }
 
+/// `HGETALL` reply as byte pairs.
+pub(crate) async fn read_hash(
+    conn: &mut MultiplexedConnection,
+    key: &[u8],
+    doing: &'static str,
+    addr: &str,
+) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    let all: Value = redis::cmd("HGETALL")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .map_err(|e| redis_err(doing, addr, e))?;
+    hash_pairs(all).map_err(|m| redis_err(doing, addr, m))
+}
+
 impl Store for RedisStore {
+    async fn put_record(
+        &mut self,
+        name: &str,
+        field: Vec<u8>,
+        value: Vec<u8>,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        const DOING: &str = "writing a record";
+        let (mut conn, addr) = self.conn(DOING)?;
+        let key = self.keys.record(name);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let _: () = redis::pipe()
+            .cmd("HSET")
+            .arg(&key)
+            .arg(field)
+            .arg(value)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ms)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| redis_err(DOING, &addr, e))?;
+        Ok(())
+    }
+
+    async fn get_record(&mut self, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+        const DOING: &str = "reading a record";
+        let (mut conn, addr) = self.conn(DOING)?;
+        read_hash(&mut conn, &self.keys.record(name), DOING, &addr).await
+    }
+
     fn is_connected(&self) -> bool {
         self.conn.is_some()
     }

@@ -34,6 +34,17 @@ pub(crate) enum Command {
     Leave {
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
+    PutRecord {
+        name: String,
+        field: Vec<u8>,
+        value: Vec<u8>,
+        ttl: Duration,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+    GetRecord {
+        name: String,
+        reply: oneshot::Sender<Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>>,
+    },
 }
 
 pub(crate) struct Runner<S: Store> {
@@ -142,6 +153,30 @@ impl<S: Store> Runner<S> {
                     Some(Command::Update { extra, reply }) => {
                         self.extra = extra;
                         let r = self.push_caps().await;
+                        let _ = reply.send(r);
+                        continue;
+                    }
+                    Some(Command::PutRecord { name, field, value, ttl, reply }) => {
+                        let r = async {
+                            self.store.connect().await?;
+                            self.store.put_record(&name, field, value, ttl).await
+                        }
+                        .await;
+                        if r.is_err() {
+                            self.store.disconnect();
+                        }
+                        let _ = reply.send(r);
+                        continue;
+                    }
+                    Some(Command::GetRecord { name, reply }) => {
+                        let r = async {
+                            self.store.connect().await?;
+                            self.store.get_record(&name).await
+                        }
+                        .await;
+                        if r.is_err() {
+                            self.store.disconnect();
+                        }
                         let _ = reply.send(r);
                         continue;
                     }

@@ -45,4 +45,18 @@ pub trait Store: Send + 'static {
     fn leave(&mut self) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Our own id.
     fn member_id(&self) -> &MemberId;
+    /// Sets `field` of our record hash `name` (`<ns>_ceilometer_central:<group>:<name>`, a key
+    /// no tooz client uses) and (re)sets the hash's TTL, so records never pile up.
+    fn put_record(
+        &mut self,
+        name: &str,
+        field: Vec<u8>,
+        value: Vec<u8>,
+        ttl: std::time::Duration,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every field of record hash `name` (empty when it does not exist).
+    fn get_record(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>> + Send;
 }
