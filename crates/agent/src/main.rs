@@ -4,11 +4,7 @@
 //! failed run, 2 bad command-line arguments.
 #![forbid(unsafe_code)]
 
-mod cli;
-mod group_cmd;
-mod logging;
-mod ring_cmd;
-mod validate;
+use ceilometer_central::{cli, group_cmd, logging, ring_cmd, validate};
 
 use std::process::ExitCode;
 

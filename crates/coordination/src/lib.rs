@@ -299,6 +299,17 @@ impl Coordinator {
         rx.await.map_err(|_| Error::Stopped)?.map_err(Error::from)
     }
 
+    /// Leaves the group like [`Coordinator::leave`], for a handle that is shared: the task
+    /// stops; later calls on this handle fail with [`Error::Stopped`].
+    pub async fn leave_group(&self) -> Result<(), Error> {
+        let (reply, rx) = oneshot::channel();
+        self.cmds
+            .send(runner::Command::Leave { reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        rx.await.map_err(|_| Error::Stopped)?.map_err(Error::from)
+    }
+
     /// Leaves the group (HDEL our field under WATCH, DEL our beat key) and stops the task.
     pub async fn leave(mut self) -> Result<(), Error> {
         let (reply, rx) = oneshot::channel();
