@@ -59,6 +59,16 @@ pub enum Command {
     /// Inspect the coordination group in Redis.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// The whole fleet from Redis: members, weights, shares, last cycle, durations, errors,
+    /// and whether the last cycles were covered completely.
+    Status {
+        /// tooz URL to read instead of `[coordination] backend_url`.
+        #[arg(long = "backend-url", value_name = "URL")]
+        backend_url: Option<String>,
+        /// Group name (default: the configuration's).
+        #[arg(long, value_name = "G")]
+        group: Option<String>,
+    },
 }
 
 /// `group` subcommands.

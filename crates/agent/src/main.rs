@@ -50,6 +50,16 @@ fn main() -> ExitCode {
             request().map(|r| cmd_ring_live(args, &r))
         }
         Some(Command::Ring(args)) => Ok(cmd_ring(args)),
+        Some(Command::Status { backend_url, group }) => {
+            if backend_url.is_some() && cli.common.config_file.is_empty() && cli.common.config_dir.is_empty() {
+                Ok(cmd_status(None, backend_url.as_deref(), group.as_deref()))
+            } else {
+                request().map(|r| match load_or_report(&r) {
+                    Some(l) => cmd_status(Some(&l), backend_url.as_deref(), group.as_deref()),
+                    None => ExitCode::from(1),
+                })
+            }
+        }
         Some(Command::Group(GroupCommand::Members { backend_url, group })) => {
             // Only --backend-url: no configuration needed.
             if backend_url.is_some()
@@ -110,6 +120,21 @@ fn cmd_group_members(
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ceilometer-central group members: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn cmd_status(loaded: Option<&ceilometer_config::Loaded>, backend_url: Option<&str>, group: Option<&str>) -> ExitCode {
+    let result = group_cmd::target(loaded, backend_url, group).and_then(|t| {
+        let (members, status, done) = group_cmd::read_status(&t)?;
+        group_cmd::print_status(&t, &members, &status, &done, std::io::stdout().lock())?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ceilometer-central status: {e:#}");
             ExitCode::from(1)
         }
     }
