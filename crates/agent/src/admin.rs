@@ -41,11 +41,23 @@ fn respond(code: StatusCode, ctype: &str, body: String) -> Response<Full<Bytes>>
 
 fn handle(status: &dyn Status, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     match req.uri().path() {
-        "/metrics" => respond(StatusCode::OK, "text/plain; version=0.0.4; charset=utf-8", status.metrics()),
+        "/metrics" => respond(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            status.metrics(),
+        ),
         "/healthz" => {
             let (ok, details) = status.health();
-            let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-            respond(code, "application/json", json!({"ok": ok, "details": details}).to_string())
+            let code = if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            respond(
+                code,
+                "application/json",
+                json!({"ok": ok, "details": details}).to_string(),
+            )
         }
         "/readyz" => {
             let checks = status.readiness();
@@ -54,27 +66,46 @@ fn handle(status: &dyn Status, req: &Request<Incoming>) -> Response<Full<Bytes>>
                 .into_iter()
                 .map(|(name, ok, detail)| (name, json!({"ok": ok, "detail": detail})))
                 .collect();
-            let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-            respond(code, "application/json", json!({"ok": ok, "checks": details}).to_string())
+            let code = if ok {
+                StatusCode::OK
+            } else {
+                StatusCode::SERVICE_UNAVAILABLE
+            };
+            respond(
+                code,
+                "application/json",
+                json!({"ok": ok, "checks": details}).to_string(),
+            )
         }
-        _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found: try /metrics, /healthz, /readyz\n".into()),
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: try /metrics, /healthz, /readyz\n".into(),
+        ),
     }
 }
 
 /// Bind and serve until the task is aborted. Returns the bound address (port 0 = any).
-pub async fn serve(addr: SocketAddr, status: Arc<dyn Status>) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn serve(
+    addr: SocketAddr,
+    status: Arc<dyn Status>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let status = status.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: Request<Incoming>| {
                     let r = handle(status.as_ref(), &req);
                     async move { Ok::<_, Infallible>(r) }
                 });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
             });
         }
     });
@@ -97,7 +128,8 @@ impl SdNotify {
             let s = std::os::unix::net::UnixDatagram::unbound().ok()?;
             let p = path.to_string_lossy().into_owned();
             let r = if let Some(abs) = p.strip_prefix('@') {
-                std::os::unix::net::SocketAddr::from_abstract_name(abs.as_bytes()).and_then(|a| s.connect_addr(&a))
+                std::os::unix::net::SocketAddr::from_abstract_name(abs.as_bytes())
+                    .and_then(|a| s.connect_addr(&a))
             } else {
                 s.connect(&p)
             };
@@ -107,7 +139,10 @@ impl SdNotify {
             .ok()
             .and_then(|v| v.parse::<u64>().ok())
             .map(|us| std::time::Duration::from_micros(us / 2));
-        SdNotify { sock, watchdog_every }
+        SdNotify {
+            sock,
+            watchdog_every,
+        }
     }
 
     /// Send a notify message (`READY=1`, `WATCHDOG=1`, `STOPPING=1`, `STATUS=...`).

@@ -126,21 +126,39 @@ pub fn ring_members(members: &[MemberDescription]) -> Vec<String> {
 }
 
 /// Read the per-member status records and the completion records of their latest cycles.
-pub fn read_status(t: &Target) -> anyhow::Result<(Vec<MemberDescription>, Vec<(String, serde_json::Value)>, BTreeMap<(u64, u64), Vec<String>>)> {
+pub fn read_status(
+    t: &Target,
+) -> anyhow::Result<(
+    Vec<MemberDescription>,
+    Vec<(String, serde_json::Value)>,
+    BTreeMap<(u64, u64), Vec<String>>,
+)> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let members = coordination::describe_members(&t.url, &t.group, &t.this_host, coordination::DEFAULT_KEY_SCHEME)
-            .await
-            .with_context(|| format!("cannot read group {} at {}", t.group, t.url))?;
+        let members = coordination::describe_members(
+            &t.url,
+            &t.group,
+            &t.this_host,
+            coordination::DEFAULT_KEY_SCHEME,
+        )
+        .await
+        .with_context(|| format!("cannot read group {} at {}", t.group, t.url))?;
         let raw = coordination::read_record(&t.url, &t.group, "status")
             .await
-            .with_context(|| format!("cannot read the status records of {} at {}", t.group, t.url))?;
+            .with_context(|| {
+                format!("cannot read the status records of {} at {}", t.group, t.url)
+            })?;
         let status: Vec<(String, serde_json::Value)> = raw
             .into_iter()
-            .filter_map(|(k, v)| Some((String::from_utf8_lossy(&k).into_owned(), serde_json::from_slice(&v).ok()?)))
+            .filter_map(|(k, v)| {
+                Some((
+                    String::from_utf8_lossy(&k).into_owned(),
+                    serde_json::from_slice(&v).ok()?,
+                ))
+            })
             .collect();
         // The latest cycle per interval, and the one before (the latest may still be running).
         let mut latest: BTreeMap<u64, u64> = BTreeMap::new();
@@ -154,8 +172,16 @@ pub fn read_status(t: &Target) -> anyhow::Result<(Vec<MemberDescription>, Vec<(S
         for (i, k) in latest {
             for kk in [k.saturating_sub(1), k] {
                 let name = crate::cycle::CycleId { interval: i, k: kk }.record_name();
-                let fields = coordination::read_record(&t.url, &t.group, &name).await.unwrap_or_default();
-                done.insert((i, kk), fields.into_iter().map(|(f, _)| String::from_utf8_lossy(&f).into_owned()).collect());
+                let fields = coordination::read_record(&t.url, &t.group, &name)
+                    .await
+                    .unwrap_or_default();
+                done.insert(
+                    (i, kk),
+                    fields
+                        .into_iter()
+                        .map(|(f, _)| String::from_utf8_lossy(&f).into_owned())
+                        .collect(),
+                );
             }
         }
         Ok((members, status, done))
@@ -193,15 +219,29 @@ pub fn print_status(
         let share = s
             .and_then(|v| v["owned"].as_u64())
             .filter(|_| total_owned > 0)
-            .map_or_else(|| "-".to_owned(), |o| format!("{:.1}%", 100.0 * o as f64 / total_owned as f64));
-        let cycle = s.map_or_else(|| "-".to_owned(), |v| format!("{}s #{}", v["interval"], v["k"]));
+            .map_or_else(
+                || "-".to_owned(),
+                |o| format!("{:.1}%", 100.0 * o as f64 / total_owned as f64),
+            );
+        let cycle = s.map_or_else(
+            || "-".to_owned(),
+            |v| format!("{}s #{}", v["interval"], v["k"]),
+        );
         let dur = s
             .and_then(|v| v["duration_ms"].as_u64())
             .map_or_else(|| "-".to_owned(), |d| format!("{:.2}s", d as f64 / 1000.0));
-        let samples = s.and_then(|v| v["samples"].as_u64()).map_or_else(|| "-".to_owned(), |n| n.to_string());
-        let errors = s.and_then(|v| v["errors"].as_u64()).map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let samples = s
+            .and_then(|v| v["samples"].as_u64())
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let errors = s
+            .and_then(|v| v["errors"].as_u64())
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
         let foreign = m.is_some_and(|m| m.kind != MemberKind::Ours);
-        let name = if foreign { format!("{id} (foreign)") } else { id.clone() };
+        let name = if foreign {
+            format!("{id} (foreign)")
+        } else {
+            id.clone()
+        };
         writeln!(out, "  {name:<28} {weight:>6} {ttl:>8} {share:>7}  {cycle:<16} {dur:>9} {samples:>9} {errors:>6}")?;
     }
     for ((i, k), finished) in done {
@@ -214,7 +254,10 @@ pub fn print_status(
         let verdict = if expected > 0 && finished.len() >= expected {
             "complete".to_owned()
         } else {
-            format!("incomplete or running ({} of {expected} members finished)", finished.len())
+            format!(
+                "incomplete or running ({} of {expected} members finished)",
+                finished.len()
+            )
         };
         writeln!(out, "  cycle {i}s #{k}: {verdict}")?;
     }

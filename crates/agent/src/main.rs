@@ -4,7 +4,7 @@
 //! failed run, 2 bad command-line arguments.
 #![forbid(unsafe_code)]
 
-use ceilometer_central::{cli, group_cmd, logging, ring_cmd, validate};
+use ceilometer_central::{cli, engine, group_cmd, logging, outputs, ring_cmd, run, validate};
 
 use std::process::ExitCode;
 
@@ -51,7 +51,10 @@ fn main() -> ExitCode {
         }
         Some(Command::Ring(args)) => Ok(cmd_ring(args)),
         Some(Command::Status { backend_url, group }) => {
-            if backend_url.is_some() && cli.common.config_file.is_empty() && cli.common.config_dir.is_empty() {
+            if backend_url.is_some()
+                && cli.common.config_file.is_empty()
+                && cli.common.config_dir.is_empty()
+            {
                 Ok(cmd_status(None, backend_url.as_deref(), group.as_deref()))
             } else {
                 request().map(|r| match load_or_report(&r) {
@@ -125,7 +128,11 @@ fn cmd_group_members(
     }
 }
 
-fn cmd_status(loaded: Option<&ceilometer_config::Loaded>, backend_url: Option<&str>, group: Option<&str>) -> ExitCode {
+fn cmd_status(
+    loaded: Option<&ceilometer_config::Loaded>,
+    backend_url: Option<&str>,
+    group: Option<&str>,
+) -> ExitCode {
     let result = group_cmd::target(loaded, backend_url, group).and_then(|t| {
         let (members, status, done) = group_cmd::read_status(&t)?;
         group_cmd::print_status(&t, &members, &status, &done, std::io::stdout().lock())?;
@@ -235,15 +242,9 @@ fn cmd_validate(req: &LoadRequest) -> ExitCode {
 }
 
 fn cmd_run(common: &CommonArgs, req: &LoadRequest) -> ExitCode {
-    let loaded = match ceilometer_config::load(req) {
-        Ok(l) => l,
-        Err(e) => {
-            let mut out = String::new();
-            validate::print_diagnostics(&e.0, &mut out);
-            eprint!("{out}");
-            eprintln!("ceilometer-central: the configuration has errors; not starting (see `ceilometer-central validate`)");
-            return ExitCode::from(1);
-        }
+    let Some(loaded) = load_or_report(req) else {
+        eprintln!("ceilometer-central: the configuration has errors; not starting (see `ceilometer-central validate`)");
+        return ExitCode::from(1);
     };
     let plan = match logging::LogPlan::new(&loaded.conf.logging, common) {
         Ok(p) => p,
@@ -260,12 +261,32 @@ fn cmd_run(common: &CommonArgs, req: &LoadRequest) -> ExitCode {
         tracing::warn!(finding = %w, "Configuration warning.");
     }
     tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
         group = %validate::group_name(&loaded),
         sources = loaded.polling.sources.len(),
-        "Configuration loaded."
+        "Starting ceilometer-central."
     );
-    // The polling loop is wired in by the agent issue (8); until then `run` stops here
-    // rather than pretend to poll.
-    tracing::error!("The polling loop is not built yet; use `validate` to check a configuration.");
-    ExitCode::from(1)
+    let reload_req = req.clone();
+    let builders = run::Builders {
+        poller: Box::new(engine::build_poller),
+        router: Box::new(|l| outputs::build_router(l, &engine::build_publisher)),
+        reload: Box::new(move || ceilometer_config::load(&reload_req)),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ceilometer-central: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run::run(loaded, builders)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "ceilometer-central failed to start.");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -69,6 +69,11 @@ pub trait Poller: Send + Sync + 'static {
         owns: Owns<'a>,
         out: &'a mpsc::Sender<SampleBatch>,
     ) -> BoxFuture<'a, CycleReport>;
+
+    /// Readiness of the poller (e.g. whether a Keystone token could be obtained), with details.
+    fn health(&self) -> (bool, serde_json::Value) {
+        (true, serde_json::Value::Null)
+    }
 }
 
 /// Wall-clock time, injectable so cycle timing is testable on tokio's paused clock.

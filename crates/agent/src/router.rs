@@ -44,12 +44,20 @@ pub struct Router {
 impl Router {
     /// Every batch to every output.
     pub fn broadcast(outputs: Vec<Output>) -> Router {
-        Router { outputs, kilo: None, filtered: AtomicU64::new(0) }
+        Router {
+            outputs,
+            kilo: None,
+            filtered: AtomicU64::new(0),
+        }
     }
 
     /// Kilo pipeline routing.
     pub fn kilo(outputs: Vec<Output>, routes: BTreeMap<String, SourceRoute>) -> Router {
-        Router { outputs, kilo: Some(routes), filtered: AtomicU64::new(0) }
+        Router {
+            outputs,
+            kilo: Some(routes),
+            filtered: AtomicU64::new(0),
+        }
     }
 
     /// The outputs.
@@ -85,7 +93,9 @@ impl Router {
     /// Flush every output within `limit` (they flush concurrently).
     pub async fn flush(&self, limit: std::time::Duration) -> bool {
         let mut all = true;
-        let stats = futures_util::future::join_all(self.outputs.iter().map(|o| o.delivery.shutdown(limit))).await;
+        let stats =
+            futures_util::future::join_all(self.outputs.iter().map(|o| o.delivery.shutdown(limit)))
+                .await;
         for (o, s) in self.outputs.iter().zip(stats) {
             if s.queued + s.spooled > 0 {
                 all = false;
@@ -108,12 +118,18 @@ impl Sink for Router {
             }
             Some(routes) => {
                 let Some(route) = routes.get(&b.source) else {
-                    self.filtered.fetch_add(b.samples.len() as u64, Ordering::Relaxed);
+                    self.filtered
+                        .fetch_add(b.samples.len() as u64, Ordering::Relaxed);
                     return;
                 };
                 let before = b.samples.len();
-                let samples: Vec<_> = b.samples.into_iter().filter(|s| route.meters.matches(&s.name)).collect();
-                self.filtered.fetch_add((before - samples.len()) as u64, Ordering::Relaxed);
+                let samples: Vec<_> = b
+                    .samples
+                    .into_iter()
+                    .filter(|s| route.meters.matches(&s.name))
+                    .collect();
+                self.filtered
+                    .fetch_add((before - samples.len()) as u64, Ordering::Relaxed);
                 if samples.is_empty() {
                     return;
                 }

@@ -390,6 +390,12 @@ pub struct CentralSection {
     pub api_concurrency: u32,
     /// `api_timeout` seconds per API request (30).
     pub api_timeout: Duration,
+    /// `spool_dir`: where undeliverable batches wait on disk (empty = no spool).
+    pub spool_dir: Option<String>,
+    /// `spool_max_mb`: bound of each publisher's spool in MiB (256).
+    pub spool_max_mb: u64,
+    /// `max_queue_length`: batches each publisher keeps in memory before spooling (1024).
+    pub max_queue_length: usize,
 }
 
 /// The whole configuration the agent reads.
@@ -852,6 +858,23 @@ impl CeilometerConf {
                 30.0,
                 Some(0.1),
             )),
+            spool_dir: s
+                .get(&Opt::new("ceilometer_central", "spool_dir"))
+                .map_or(Some("/var/lib/ceilometer-central/spool".to_owned()), |f| {
+                    Some(f.value).filter(|v| !v.is_empty())
+                }),
+            spool_max_mb: s.int(
+                Opt::new("ceilometer_central", "spool_max_mb"),
+                256,
+                Some(1),
+                Some(1 << 20),
+            ) as u64,
+            max_queue_length: s.int(
+                Opt::new("ceilometer_central", "max_queue_length"),
+                1024,
+                Some(1),
+                Some(1 << 24),
+            ) as usize,
         };
 
         let conf = CeilometerConf {

@@ -123,7 +123,7 @@ pub async fn read_record(
     url: &RedisUrl,
     group: &str,
     name: &str,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+) -> Result<crate::store::RecordFields, Error> {
     url.check_supported()?;
     let keys = Keys::new(&url.namespace, group);
     let mut sentinels = SentinelSet::new(url);

@@ -11,6 +11,9 @@ use tokio::time::Instant;
 use crate::store::{GroupState, Store, StoreError};
 use crate::view::MemberId;
 
+/// A record hash and its expiry.
+pub(crate) type Record = (BTreeMap<Vec<u8>, Vec<u8>>, Instant);
+
 #[derive(Default)]
 pub(crate) struct World {
     /// None: group hash missing.
@@ -24,7 +27,7 @@ pub(crate) struct World {
     /// Connection attempts while down.
     pub failed_attempts: Vec<Instant>,
     /// Record hashes (`put_record`) with their expiry.
-    pub records: BTreeMap<String, (BTreeMap<Vec<u8>, Vec<u8>>, Instant)>,
+    pub records: BTreeMap<String, Record>,
 }
 
 /// Test logs are bounded so a long-running in-process backend does not grow.
@@ -152,7 +155,7 @@ impl Store for FakeStore {
         e.1 = now + ttl;
         Ok(())
     }
-    async fn get_record(&mut self, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    async fn get_record(&mut self, name: &str) -> Result<crate::store::RecordFields, StoreError> {
         let w = self.check("reading a record")?;
         let now = Instant::now();
         Ok(w.records

@@ -37,7 +37,7 @@ use tokio::task::JoinHandle;
 pub use caps::{ForeignReason, AGENT_NAME};
 pub use describe::{describe_members, read_record, MemberDescription, MemberKind};
 pub use redis_store::{Keys, BEAT_VALUE, CREATED_FIELD};
-pub use store::StoreError;
+pub use store::{RecordFields, StoreError};
 pub use url::{Endpoint, HostPort, RedisUrl, Secret, UrlError};
 pub use view::{ConnectionState, ForeignMember, Member, MemberId, MembershipView, OutagePolicy};
 
@@ -287,7 +287,7 @@ impl Coordinator {
     }
 
     /// Every field of our record hash `name`.
-    pub async fn get_record(&self, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    pub async fn get_record(&self, name: &str) -> Result<crate::store::RecordFields, Error> {
         let (reply, rx) = oneshot::channel();
         self.cmds
             .send(runner::Command::GetRecord {

@@ -531,7 +531,7 @@ pub(crate) async fn read_hash(
     key: &[u8],
     doing: &'static str,
     addr: &str,
-) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+) -> Result<crate::store::RecordFields, StoreError> {
     let all: Value = redis::cmd("HGETALL")
         .arg(key)
         .query_async(conn)
@@ -568,7 +568,7 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    async fn get_record(&mut self, name: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    async fn get_record(&mut self, name: &str) -> Result<crate::store::RecordFields, StoreError> {
         const DOING: &str = "reading a record";
         let (mut conn, addr) = self.conn(DOING)?;
         read_hash(&mut conn, &self.keys.record(name), DOING, &addr).await

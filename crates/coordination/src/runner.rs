@@ -43,7 +43,7 @@ pub(crate) enum Command {
     },
     GetRecord {
         name: String,
-        reply: oneshot::Sender<Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>>,
+        reply: oneshot::Sender<Result<crate::store::RecordFields, StoreError>>,
     },
 }
 

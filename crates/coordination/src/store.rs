@@ -15,6 +15,9 @@ pub enum GroupState {
     Present(Vec<(MemberId, Vec<u8>)>),
 }
 
+/// The fields of a record hash, as byte pairs.
+pub type RecordFields = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A failed store operation. `retryable` is false only for errors no reconnect can fix.
 #[derive(Debug, thiserror::Error)]
 #[error("{doing} on {target}: {message}")]
@@ -58,5 +61,5 @@ pub trait Store: Send + 'static {
     fn get_record(
         &mut self,
         name: &str,
-    ) -> impl Future<Output = Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<RecordFields, StoreError>> + Send;
 }

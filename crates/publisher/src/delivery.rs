@@ -145,6 +145,8 @@ struct State {
 }
 
 struct Shared {
+    /// Set while the destination is failing (for readiness checks).
+    down: std::sync::atomic::AtomicBool,
     name: String,
     cfg: DeliveryConfig,
     state: Mutex<State>,
@@ -224,6 +226,7 @@ impl Delivery {
             }
         }
         let shared = Arc::new(Shared {
+            down: std::sync::atomic::AtomicBool::new(false),
             name: publisher.name().to_owned(),
             cfg,
             state: Mutex::new(State {
@@ -285,6 +288,11 @@ impl Delivery {
         }
         drop(st);
         sh.wake.notify_one();
+    }
+
+    /// Whether the last send attempt succeeded (false while the destination is failing).
+    pub fn is_reachable(&self) -> bool {
+        !self.shared.down.load(Ordering::Relaxed)
     }
 
     /// Counters now.
@@ -435,6 +443,7 @@ async fn run(sh: Arc<Shared>, publisher: Arc<dyn Publisher>) {
                 add(&sh.c.published, n);
                 sh.c.published_batches.fetch_add(1, Ordering::Relaxed);
                 failures = 0;
+                sh.down.store(false, Ordering::Relaxed);
                 if let Some(since) = outage_since.take() {
                     tracing::info!(publisher = %sh.name, down_for_s = since.elapsed().as_secs_f64(),
                         "Publisher reachable again; delivering queued samples.");
@@ -446,6 +455,7 @@ async fn run(sh: Arc<Shared>, publisher: Arc<dyn Publisher>) {
             }
             Err(PublishError::Retryable(why)) => {
                 sh.c.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                sh.down.store(true, Ordering::Relaxed);
                 if !retry_after_error {
                     sub(&sh.c.queued, n);
                     sh.drop_samples(n, &format!("policy=drop and the send failed: {why}"));

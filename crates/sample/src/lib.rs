@@ -354,8 +354,12 @@ mod tests {
             "2000-02-29T00:00:00.123456"
         );
         assert_eq!(
-            Timestamp::from_unix_micros(0).python_str_micros(),
-            "1970-01-01 00:00:00.000000"
+            Timestamp::from_unix_micros(0).python_str(),
+            "1970-01-01 00:00:00"
+        );
+        assert_eq!(
+            Timestamp::from_unix_micros(5).python_str(),
+            "1970-01-01 00:00:00.000005"
         );
         assert_eq!(
             Timestamp::from_unix_micros(-1).isoformat(),
