@@ -8,8 +8,15 @@
 
 pub mod bus;
 pub mod delivery;
+pub mod factory;
+pub mod file;
+pub mod gnocchi;
+pub mod http;
+pub mod prometheus;
 pub mod spool;
+pub mod udp;
 pub mod url;
+pub mod wire;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -20,6 +27,8 @@ use std::pin::Pin;
 use sample::Sample;
 
 pub use delivery::{Backoff, Delivery, DeliveryConfig, DeliveryStats, Policy};
+pub use factory::{build, Built, Concrete, PublisherContext, PublisherUrlError};
+pub use gnocchi::{AuthToken, TokenSource};
 
 /// A boxed future, so publishers chosen at run time by URL scheme can be trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
