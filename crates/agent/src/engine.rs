@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use ceilometer_config::Loaded;
-use publisher::Publisher;
 
 use crate::poller::Poller;
 
@@ -12,10 +11,8 @@ pub fn build_poller(_loaded: &Loaded) -> anyhow::Result<Arc<dyn Poller>> {
     anyhow::bail!("the polling engine is not wired in this build yet")
 }
 
-/// Build a publisher (other than the bus) from its URL.
-pub fn build_publisher(_loaded: &Loaded, url: &str) -> anyhow::Result<Arc<dyn Publisher>> {
-    anyhow::bail!(
-        "publisher {} is not supported by this build yet",
-        ceilometer_config::mask_url(url)
-    )
+/// Build a publisher from its URL with the publisher factory.
+pub fn build_publisher(loaded: &Loaded, url: &str) -> anyhow::Result<publisher::factory::Built> {
+    let ctx = crate::outputs::context(loaded, None);
+    publisher::factory::build(url, &ctx).map_err(|e| anyhow::anyhow!("{e}"))
 }

@@ -79,7 +79,12 @@ fn delivery_config(loaded: &Loaded, name: &str) -> DeliveryConfig {
 
 fn spawn(loaded: &Loaded, p: Arc<dyn Publisher>) -> anyhow::Result<Output> {
     let name = p.name().to_owned();
-    let mut cfg = delivery_config(loaded, &name);
+    let cfg = delivery_config(loaded, &name);
+    spawn_with(p, cfg)
+}
+
+fn spawn_with(p: Arc<dyn Publisher>, mut cfg: DeliveryConfig) -> anyhow::Result<Output> {
+    let name = p.name().to_owned();
     let delivery = match Delivery::spawn(p.clone(), cfg.clone()) {
         Ok(d) => d,
         Err(e) => {
@@ -122,8 +127,30 @@ fn bus(
     })))
 }
 
-/// Build a non-bus publisher from its URL (filled by the publisher factory).
-pub type Factory = dyn Fn(&Loaded, &str) -> anyhow::Result<Arc<dyn Publisher>> + Send + Sync;
+/// Build a publisher from its URL (the publisher factory, with the agent's context).
+pub type Factory = dyn Fn(&Loaded, &str) -> anyhow::Result<publisher::factory::Built> + Send + Sync;
+
+/// The factory context of a configuration.
+pub fn context(
+    loaded: &Loaded,
+    token_source: Option<Arc<dyn publisher::gnocchi::TokenSource>>,
+) -> publisher::factory::PublisherContext {
+    let c = &loaded.conf;
+    let mut delivery = delivery_config(loaded, "");
+    delivery.spool_dir = None;
+    publisher::factory::PublisherContext {
+        secret: c.publisher.telemetry_secret.clone(),
+        host: c.default.host.clone(),
+        meter_form: MeterForm::Modern,
+        token_source,
+        spool_root: c.central.spool_dir.as_ref().map(PathBuf::from),
+        transport_url: notification_transport(loaded),
+        exchange: c.default.control_exchange.clone(),
+        metering_topic: c.publisher_notifier.metering_topic.clone(),
+        durable: c.rabbit.amqp_durable_queues,
+        delivery,
+    }
+}
 
 /// The publishers of the configuration, as a router.
 pub fn build_router(loaded: &Loaded, factory: &Factory) -> anyhow::Result<Router> {
@@ -142,7 +169,8 @@ pub fn build_router(loaded: &Loaded, factory: &Factory) -> anyhow::Result<Router
                 outputs.push(spawn(loaded, p)?);
             }
             for url in &c.central.publishers {
-                outputs.push(spawn(loaded, factory(loaded, url)?)?);
+                let b = factory(loaded, url)?;
+                outputs.push(spawn_with(b.publisher, b.delivery)?);
             }
             if outputs.is_empty() {
                 tracing::warn!("No publisher: enable_notifications is false and [ceilometer_central] publishers is empty; samples go nowhere.");
@@ -154,29 +182,13 @@ pub fn build_router(loaded: &Loaded, factory: &Factory) -> anyhow::Result<Router
             let mut by_sink: BTreeMap<String, Vec<usize>> = BTreeMap::new();
             for sink in &loaded.polling.sinks {
                 for url in &sink.publishers {
-                    let p = if url.starts_with("notifier://") {
-                        let topic = publisher::url::PublisherUrl::parse(url)
-                            .take_options(&["topic"])
-                            .get("topic")
-                            .cloned()
-                            .unwrap_or_else(|| c.publisher_notifier.metering_topic.clone());
-                        bus(
-                            loaded,
-                            &notification_transport(loaded),
-                            Notification::KiloNotifier {
-                                host: c.default.host.clone(),
-                            },
-                            vec![topic],
-                            MeterForm::Kilo,
-                        )?
-                    } else {
-                        factory(loaded, url)?
-                    };
+                    // notifier:// is the Kilo bus form (event type = topic, bare list payload).
+                    let b = factory(loaded, url)?;
                     by_sink
                         .entry(sink.name.clone())
                         .or_default()
                         .push(outputs.len());
-                    outputs.push(spawn(loaded, p)?);
+                    outputs.push(spawn_with(b.publisher, b.delivery)?);
                 }
             }
             let routes = loaded

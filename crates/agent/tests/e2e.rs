@@ -24,7 +24,10 @@ struct Agent {
 impl Agent {
     fn signal(&self, sig: &str) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill").arg(format!("-{sig}")).arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status();
         }
     }
     fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -52,13 +55,25 @@ impl Drop for Agent {
     }
 }
 
-fn write_conf(dir: &Path, name: &str, sim: &SimHandle, redis_port: u16, admin: u16, meters: &[&str]) -> PathBuf {
+fn write_conf(
+    dir: &Path,
+    name: &str,
+    sim: &SimHandle,
+    redis_port: u16,
+    admin: u16,
+    meters: &[&str],
+) -> PathBuf {
     let conf = dir.join(format!("{name}.conf"));
     let polling = dir.join(format!("{name}-polling.yaml"));
-    let meters_yaml: String = meters.iter().map(|m| format!("      - \"{m}\"\n")).collect();
+    let meters_yaml: String = meters
+        .iter()
+        .map(|m| format!("      - \"{m}\"\n"))
+        .collect();
     std::fs::write(
         &polling,
-        format!("---\nsources:\n  - name: e2e\n    interval: {INTERVAL}\n    meters:\n{meters_yaml}"),
+        format!(
+            "---\nsources:\n  - name: e2e\n    interval: {INTERVAL}\n    meters:\n{meters_yaml}"
+        ),
     )
     .unwrap();
     std::fs::write(
@@ -92,7 +107,12 @@ fn start_agent(dir: &Path, name: &str, sim: &SimHandle, redis_port: u16) -> Agen
         .stderr(log)
         .spawn()
         .unwrap();
-    Agent { name: name.into(), child: Some(child), admin, conf }
+    Agent {
+        name: name.into(),
+        child: Some(child),
+        admin,
+        conf,
+    }
 }
 
 fn now_us() -> i64 {
@@ -118,9 +138,11 @@ async fn sleep_until_wall(us: i64) {
 
 async fn ready(agent: &Agent) -> bool {
     let port = agent.admin;
-    tokio::task::spawn_blocking(move || testsupport::http_get(port, "/readyz").is_some_and(|(s, _)| s == 200))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        testsupport::http_get(port, "/readyz").is_some_and(|(s, _)| s == 200)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,12 +150,18 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
     let dir = tempfile::tempdir().unwrap();
     let redis = Proc::redis(&[]).await;
     let mut cfg = SimConfig::default();
-    cfg.sizes = Sizes { projects: 150, ..Sizes::empty() };
+    cfg.sizes = Sizes {
+        projects: 150,
+        ..Sizes::empty()
+    };
     cfg.seed = 7;
     let sim = SimCloud::start(cfg).await.unwrap();
     // Per-account latency so a cycle lasts a while (a crash lands mid-cycle).
-    sim.set_fault(serde_json::from_value(serde_json::json!({"service": "object-store", "latency_ms": 40})).unwrap())
-        .unwrap();
+    sim.set_fault(
+        serde_json::from_value(serde_json::json!({"service": "object-store", "latency_ms": 40}))
+            .unwrap(),
+    )
+    .unwrap();
     let projects = sim.project_ids();
 
     let mut agents: BTreeMap<String, Agent> = BTreeMap::new();
@@ -141,7 +169,12 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
         agents.insert(n.into(), start_agent(dir.path(), n, &sim, redis.port));
     }
     for a in agents.values() {
-        wait_for(&format!("{} ready", a.name), Duration::from_secs(30), || ready(a)).await;
+        wait_for(
+            &format!("{} ready", a.name),
+            Duration::from_secs(30),
+            || ready(a),
+        )
+        .await;
     }
     let k0 = now_us() / (INTERVAL as i64 * 1_000_000) + 2;
     let mut events = Vec::new();
@@ -155,12 +188,17 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
             3 => {
                 let a = agents.get_mut("agent-2").unwrap();
                 a.signal("TERM");
-                let status = a.wait_exit(Duration::from_secs(30)).expect("agent-2 exits after SIGTERM");
+                let status = a
+                    .wait_exit(Duration::from_secs(30))
+                    .expect("agent-2 exits after SIGTERM");
                 assert!(status.success(), "SIGTERM exits 0: {status:?}");
                 events.push(format!("cycle {step}: agent-2 left (SIGTERM, exit 0)"));
             }
             5 => {
-                agents.insert("agent-4".into(), start_agent(dir.path(), "agent-4", &sim, redis.port));
+                agents.insert(
+                    "agent-4".into(),
+                    start_agent(dir.path(), "agent-4", &sim, redis.port),
+                );
                 events.push(format!("cycle {step}: agent-4 started"));
             }
             7 => {
@@ -172,7 +210,14 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
             9 => {
                 let a = agents.get("agent-1").unwrap();
                 let admin = a.admin;
-                write_conf(dir.path(), "agent-1", &sim, redis.port, admin, &["storage.objects", "storage.objects.containers"]);
+                write_conf(
+                    dir.path(),
+                    "agent-1",
+                    &sim,
+                    redis.port,
+                    admin,
+                    &["storage.objects", "storage.objects.containers"],
+                );
                 a.signal("HUP");
                 events.push(format!("cycle {step}: agent-1 SIGHUP"));
             }
@@ -187,7 +232,9 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
         let k = k0 + step;
         let from = sim_time(&sim, cycle_start(k));
         let to = sim_time(&sim, cycle_start(k + 1));
-        let cov = sim.stats().coverage(PollKind::SwiftHeadAccount, &projects, from, to);
+        let cov = sim
+            .stats()
+            .coverage(PollKind::SwiftHeadAccount, &projects, from, to);
         let line = format!(
             "cycle {step:>2}: once {:>4} missed {:>3} duplicated {:>3} per agent {:?}",
             cov.polled_once.len(),
@@ -206,9 +253,17 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
         if failures.is_empty() {
             break;
         }
-        println!("--- {} log tail ---\n{}", a.name, tail(&dir.path().join(format!("{}.log", a.name))));
+        println!(
+            "--- {} log tail ---\n{}",
+            a.name,
+            tail(&dir.path().join(format!("{}.log", a.name)))
+        );
     }
-    assert!(failures.is_empty(), "coverage failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "coverage failures:\n{}",
+        failures.join("\n")
+    );
 
     // The reload added storage.objects.containers: Swift GET per account now happens.
     let last = k0 + 11;
@@ -218,11 +273,19 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
         sim_time(&sim, cycle_start(last)),
         sim_time(&sim, cycle_start(last + 1)),
     );
-    assert!(!gets.polled_once.is_empty(), "the meter added by SIGHUP is polled");
+    assert!(
+        !gets.polled_once.is_empty(),
+        "the meter added by SIGHUP is polled"
+    );
     let _ = agents.get("agent-1").map(|a| a.conf.clone());
     for a in agents.values_mut() {
         a.signal("TERM");
-        assert!(a.wait_exit(Duration::from_secs(30)).is_some_and(|s| s.success()), "{} exits 0", a.name);
+        assert!(
+            a.wait_exit(Duration::from_secs(30))
+                .is_some_and(|s| s.success()),
+            "{} exits 0",
+            a.name
+        );
     }
     sim.shutdown().await;
 }
