@@ -32,13 +32,13 @@ impl Agent {
     }
     fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let c = self.child.as_mut()?;
-        let deadline = std::time::Instant::now() + limit;
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             if let Ok(Some(s)) = c.try_wait() {
                 self.child = None;
                 return Some(s);
             }
-            if std::time::Instant::now() > deadline {
+            if tokio::time::Instant::now() > deadline {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(50));
