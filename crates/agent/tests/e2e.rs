@@ -149,12 +149,14 @@ async fn ready(agent: &Agent) -> bool {
 async fn exactly_once_across_leave_join_crash_and_reload() {
     let dir = tempfile::tempdir().unwrap();
     let redis = Proc::redis(&[]).await;
-    let mut cfg = SimConfig::default();
-    cfg.sizes = Sizes {
-        projects: 150,
-        ..Sizes::empty()
+    let cfg = SimConfig {
+        sizes: Sizes {
+            projects: 150,
+            ..Sizes::empty()
+        },
+        seed: 7,
+        ..SimConfig::default()
     };
-    cfg.seed = 7;
     let sim = SimCloud::start(cfg).await.unwrap();
     // Per-account latency so a cycle lasts a while (a crash lands mid-cycle).
     sim.set_fault(
