@@ -56,6 +56,8 @@ pub enum Command {
     ///
     /// Prints one line per key: the owning member ids, sorted, separated by a space.
     Ring(crate::ring_cmd::RingArgs),
+    /// The whole system on this machine: simulated cloud, several agents, coverage table.
+    Demo(crate::demo::DemoArgs),
     /// Inspect the coordination group in Redis.
     #[command(subcommand)]
     Group(GroupCommand),

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod cli;
 pub mod cycle;
+pub mod demo;
 pub mod engine;
 pub mod group_cmd;
 pub mod logging;

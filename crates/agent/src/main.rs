@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             request().map(|r| cmd_ring_live(args, &r))
         }
         Some(Command::Ring(args)) => Ok(cmd_ring(args)),
+        Some(Command::Demo(args)) => Ok(cmd_demo(args.clone(), &cli.common)),
         Some(Command::Status { backend_url, group }) => {
             if backend_url.is_some()
                 && cli.common.config_file.is_empty()
@@ -187,6 +188,34 @@ fn cmd_ring_live(args: &ring_cmd::RingArgs, req: &LoadRequest) -> ExitCode {
         Err(e) => {
             eprintln!("ceilometer-central ring: {e}");
             ExitCode::from(if e.is_usage() { 2 } else { 1 })
+        }
+    }
+}
+
+fn cmd_demo(args: ceilometer_central::demo::DemoArgs, common: &CommonArgs) -> ExitCode {
+    let plan = logging::LogPlan {
+        debug: common.debug,
+        file: common.log_file.clone(),
+        syslog_facility: None,
+        journal: false,
+        json: false,
+        stderr: common.debug,
+    };
+    if plan.stderr || plan.file.is_some() {
+        let _ = logging::init(&plan);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ceilometer-central demo: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(ceilometer_central::demo::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ceilometer-central demo: {e:#}");
+            ExitCode::from(1)
         }
     }
 }
