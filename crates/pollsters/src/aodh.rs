@@ -5,7 +5,7 @@
 use sample::{Sample, Volume};
 use serde_json::Value;
 
-use crate::discovery::{Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
 use crate::meter::{opt_string, SampleCtx};
 
 /// `GET <aodh>/v2/metrics?all_projects=true`.

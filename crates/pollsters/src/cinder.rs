@@ -5,7 +5,7 @@
 use sample::{Sample, Volume};
 use serde_json::Value;
 
-use crate::discovery::{Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
 use crate::meter::{metadata, opt_string, volume, SampleCtx};
 
 const MV: &[(&str, &str)] = &[("openstack-api-version", "volume 3.64")];
@@ -135,16 +135,23 @@ pub(crate) fn volume_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, St
         ],
     );
     let image_id = match r.get("volume_image_metadata") {
-        Some(Value::Object(m)) if !m.is_empty() => m.get("image_id").cloned().unwrap_or(Value::Null),
+        Some(Value::Object(m)) if !m.is_empty() => {
+            m.get("image_id").cloned().unwrap_or(Value::Null)
+        }
         _ => Value::Null,
     };
     md.insert("image_id".into(), image_id);
     let instance_id = match r.get("attachments") {
-        Some(Value::Array(a)) if !a.is_empty() => a[0].get("server_id").cloned().unwrap_or(Value::Null),
+        Some(Value::Array(a)) if !a.is_empty() => {
+            a[0].get("server_id").cloned().unwrap_or(Value::Null)
+        }
         _ => Value::Null,
     };
     md.insert("instance_id".into(), instance_id);
-    md.insert("os-vol-host-attr:host".into(), r.val("os-vol-host-attr:host"));
+    md.insert(
+        "os-vol-host-attr:host".into(),
+        r.val("os-vol-host-attr:host"),
+    );
     md.insert("source_volid".into(), r.val("source_volid"));
     Ok(vec![c.gauge(
         "volume.size",
@@ -252,7 +259,10 @@ pub(crate) fn pool_capacity(
     which: Capacity,
 ) -> Result<Vec<Sample>, String> {
     let empty = serde_json::Map::new();
-    let caps = r.get("capabilities").and_then(Value::as_object).unwrap_or(&empty);
+    let caps = r
+        .get("capabilities")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
     let (name, vol) = match which {
         Capacity::Total => match caps.get("total_capacity_gb") {
             None | Some(Value::Null) => return Ok(vec![]),
@@ -268,7 +278,10 @@ pub(crate) fn pool_capacity(
             }
             (
                 "provisioned",
-                volume(caps.get("provisioned_capacity_gb"), "provisioned_capacity_gb")?,
+                volume(
+                    caps.get("provisioned_capacity_gb"),
+                    "provisioned_capacity_gb",
+                )?,
             )
         }
         Capacity::VirtualFree => {
@@ -289,8 +302,14 @@ pub(crate) fn pool_capacity(
             } else {
                 1.0
             };
-            let prov = num(caps.get("provisioned_capacity_gb"), "provisioned_capacity_gb")?;
-            ("virtual_free", Volume::Float(ratio * (total - reserved) - prov))
+            let prov = num(
+                caps.get("provisioned_capacity_gb"),
+                "provisioned_capacity_gb",
+            )?;
+            (
+                "virtual_free",
+                Volume::Float(ratio * (total - reserved) - prov),
+            )
         }
         Capacity::Allocated => match caps.get("allocated_capacity_gb") {
             None => return Err("allocated_capacity_gb is missing".into()),

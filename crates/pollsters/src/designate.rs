@@ -6,7 +6,7 @@ use reqwest::Method;
 use sample::{Sample, Volume};
 use serde_json::Value;
 
-use crate::discovery::{Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
 use crate::engine::{Cycle, Inner};
 use crate::http::join_next;
 use crate::meter::{metadata, opt_string, status_code, volume_or_zero, Failure, SampleCtx};
@@ -72,9 +72,18 @@ pub(crate) fn zone(c: &SampleCtx, r: &Resource, m: ZoneMeter) -> Result<Vec<Samp
         ZoneMeter::Status => (
             "dns.zone.status",
             "status",
-            Volume::Int(status_code(STATUS, r.str("status"), "dns.zone.status", r.key())),
+            Volume::Int(status_code(
+                STATUS,
+                r.str("status"),
+                "dns.zone.status",
+                r.key(),
+            )),
         ),
-        ZoneMeter::Ttl => ("dns.zone.ttl", "second", volume_or_zero(r.get("ttl"), "ttl")?),
+        ZoneMeter::Ttl => (
+            "dns.zone.ttl",
+            "second",
+            volume_or_zero(r.get("ttl"), "ttl")?,
+        ),
         ZoneMeter::Serial => (
             "dns.zone.serial",
             "serial",
@@ -124,7 +133,11 @@ pub(crate) async fn recordsets(
         if !seen.insert(url.clone()) {
             break;
         }
-        let reply = match inner.api.call(service, Method::GET, &url, ALL_PROJECTS).await {
+        let reply = match inner
+            .api
+            .call(service, Method::GET, &url, ALL_PROJECTS)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 cy.error(service);

@@ -241,7 +241,10 @@ pub(crate) fn parse_with(spec: &ListSpec, body: &[u8]) -> Result<Page, String> {
                 page.resources.push(r)
             }
             None => {
-                tracing::warn!(discovery = spec.name, "Skipping a listing entry without a usable id");
+                tracing::warn!(
+                    discovery = spec.name,
+                    "Skipping a listing entry without a usable id"
+                );
                 page.skipped += 1;
             }
         }
@@ -314,8 +317,7 @@ async fn run(inner: &Inner, cy: &Cycle, url: &str) -> Vec<Resource> {
     match name {
         "tenant" => crate::keystone_discovery::tenants(inner, cy).await,
         "endpoint" => endpoints(inner, cy, param.unwrap_or_default()).await,
-        _ => match spec_by_name(name).filter(|s| !s.name.starts_with('_') && s.name != "tenant")
-        {
+        _ => match spec_by_name(name).filter(|s| !s.name.starts_with('_') && s.name != "tenant") {
             Some(spec) => {
                 let stype = (spec.service_type)(&inner.cfg.service_types).to_owned();
                 let ep = match inner.api.endpoint(&stype).await {
@@ -331,7 +333,15 @@ async fn run(inner: &Inner, cy: &Cycle, url: &str) -> Vec<Resource> {
                     }
                 };
                 let base = strip_suffix(&ep, spec.strip).to_owned();
-                list_all(inner, cy, spec, &stype, &base, format!("{base}{}", spec.path)).await
+                list_all(
+                    inner,
+                    cy,
+                    spec,
+                    &stype,
+                    &base,
+                    format!("{base}{}", spec.path),
+                )
+                .await
             }
             None => {
                 tracing::warn!(discovery = url, "Unknown discovery extension");
@@ -355,13 +365,20 @@ pub(crate) async fn list_all(
     let mut seen_urls = std::collections::HashSet::new();
     loop {
         if !seen_urls.insert(url.clone()) {
-            tracing::warn!(discovery = spec.name, "Listing links back to a page already read; stopping");
+            tracing::warn!(
+                discovery = spec.name,
+                "Listing links back to a page already read; stopping"
+            );
             break;
         }
         let mut tries = 0;
         let page = loop {
             tries += 1;
-            match inner.api.call(service, Method::GET, &url, spec.headers).await {
+            match inner
+                .api
+                .call(service, Method::GET, &url, spec.headers)
+                .await
+            {
                 Ok(reply) => match parse_with(spec, &reply.body) {
                     Ok(p) => break Some(p),
                     // A garbled page is re-read once before the listing gives up.

@@ -3,12 +3,13 @@
 //! batches of samples to the agent as they fill.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ceilometer_config::options::{RgwAdminCredentials, RgwClient, ServiceCredentials, ServiceTypes};
+use ceilometer_config::options::{
+    RgwAdminCredentials, RgwClient, ServiceCredentials, ServiceTypes,
+};
 use futures_util::stream::{self, StreamExt};
 use sample::Sample;
 use tokio::sync::mpsc::Sender;
@@ -102,6 +103,12 @@ pub fn pollster_names() -> impl Iterator<Item = &'static str> {
 
 type Cell<T> = Arc<OnceCell<Result<Arc<T>, Failure>>>;
 
+/// One discovery's shared, once-computed result.
+type DiscoveryCell = Arc<OnceCell<Arc<Vec<Resource>>>>;
+
+/// (source, pollster) → blacklisted key → since when.
+type Blacklist = HashMap<(String, &'static str), HashMap<Arc<str>, Instant>>;
+
 /// Per-cycle cache of per-resource results, so that pollsters sharing a call (three Swift
 /// account meters, five RGW bucket meters) make it once.
 pub(crate) struct Cache<T> {
@@ -126,7 +133,7 @@ impl<T> Cache<T> {
 /// State of one cycle.
 #[derive(Default)]
 pub(crate) struct Cycle {
-    discoveries: Mutex<HashMap<String, Arc<OnceCell<Arc<Vec<Resource>>>>>>,
+    discoveries: Mutex<HashMap<String, DiscoveryCell>>,
     history: Mutex<HashMap<&'static str, HashSet<Arc<str>>>>,
     errors: Mutex<BTreeMap<String, usize>>,
     skipped: AtomicUsize,
@@ -141,7 +148,7 @@ pub(crate) struct Cycle {
 }
 
 impl Cycle {
-    pub(crate) fn discovery_cell(&self, url: &str) -> Arc<OnceCell<Arc<Vec<Resource>>>> {
+    pub(crate) fn discovery_cell(&self, url: &str) -> DiscoveryCell {
         let mut m = self.discoveries.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(url.to_owned()).or_default().clone()
     }
@@ -164,7 +171,7 @@ pub(crate) struct Inner {
     pub api: Api,
     pub rgw_http: Http,
     /// (source, pollster) → blacklisted key → since when.
-    blacklist: Mutex<HashMap<(String, &'static str), HashMap<Arc<str>, Instant>>>,
+    blacklist: Mutex<Blacklist>,
 }
 
 /// The polling engine. Cheap to clone; holds the Keystone session and the HTTP clients.
@@ -213,7 +220,10 @@ impl Emitter<'_> {
             samples,
         };
         if self.out.send(b).await.is_err() {
-            tracing::warn!(pollster = self.pollster, "Sample receiver closed; dropping the rest of this pollster's samples");
+            tracing::warn!(
+                pollster = self.pollster,
+                "Sample receiver closed; dropping the rest of this pollster's samples"
+            );
             self.closed = true;
         } else {
             self.sent += n;
@@ -311,17 +321,17 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn run_pair<'a>(
-        &'a self,
-        cy: &'a Cycle,
-        ctx: &'a SampleCtx,
-        src: &'a ceilometer_config::Source,
+    async fn run_pair(
+        &self,
+        cy: &Cycle,
+        ctx: &SampleCtx,
+        src: &ceilometer_config::Source,
         p: Pollster,
         batch_size: usize,
-        owns: &'a (dyn Fn(&[u8]) -> bool + Send + Sync),
-        out: &'a Sender<SampleBatch>,
-    ) -> impl Future<Output = ()> + Send + 'a {
-        async move {
+        owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+        out: &Sender<SampleBatch>,
+    ) {
+        {
             let inner = &*self.inner;
             // Candidates: static resources + the source's discoveries, else the default.
             let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
@@ -358,7 +368,11 @@ impl Engine {
                 Mode::Listing(kind, f) => {
                     for r in &selected {
                         if r.kind() != kind {
-                            tracing::warn!(pollster = p.name(), resource = r.key(), "Resource of another kind given to this pollster; skipped");
+                            tracing::warn!(
+                                pollster = p.name(),
+                                resource = r.key(),
+                                "Resource of another kind given to this pollster; skipped"
+                            );
                             cy.skip(1);
                             continue;
                         }
@@ -376,7 +390,8 @@ impl Engine {
                     }
                 }
                 Mode::PerResource(pr) => {
-                    self.per_resource(cy, ctx, src, p, pr, selected, &mut em).await;
+                    self.per_resource(cy, ctx, src, p, pr, selected, &mut em)
+                        .await;
                 }
             }
             em.flush().await;
@@ -395,11 +410,17 @@ impl Engine {
     ) -> Vec<Resource> {
         let now = Instant::now();
         let blk: HashSet<Arc<str>> = {
-            let mut bl = self.inner.blacklist.lock().unwrap_or_else(|e| e.into_inner());
+            let mut bl = self
+                .inner
+                .blacklist
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             match bl.get_mut(&(src.name.clone(), p.name())) {
                 Some(m) if !m.is_empty() => {
-                    let present: HashSet<&str> =
-                        lists.iter().flat_map(|l| l.iter().map(Resource::key)).collect();
+                    let present: HashSet<&str> = lists
+                        .iter()
+                        .flat_map(|l| l.iter().map(Resource::key))
+                        .collect();
                     // A resource that left discovery (or whose time is up) is forgiven:
                     // when it comes back it is polled again.
                     m.retain(|k, since| {
@@ -511,7 +532,11 @@ impl Engine {
                         .insert(r.key_arc().clone(), Instant::now());
                 }
                 Err(Failure::Api(e)) if e.is_not_found() => {
-                    tracing::warn!(pollster = p.name(), resource = r.key(), "Resource not found on the service; skipped");
+                    tracing::warn!(
+                        pollster = p.name(),
+                        resource = r.key(),
+                        "Resource not found on the service; skipped"
+                    );
                 }
                 Err(Failure::Api(e)) => {
                     tracing::warn!(pollster = p.name(), resource = r.key(), error = %e, "API call failed; resource skipped this cycle");

@@ -2,7 +2,7 @@
 
 use sample::Sample;
 
-use crate::discovery::{Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
 use crate::meter::{metadata, opt_string, volume, SampleCtx};
 
 /// `GET /v2/images`. Upstream sends no `limit` and so gets Glance's default page of 25;

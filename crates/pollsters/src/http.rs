@@ -96,11 +96,12 @@ pub(crate) fn build_client(
             "[service_credentials] cafile"
         };
         let pem = read_file(opt, ca)?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| EngineError::TlsFile {
-            option: opt,
-            path: ca.clone(),
-            reason: e.to_string(),
-        })?;
+        let certs =
+            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| EngineError::TlsFile {
+                option: opt,
+                path: ca.clone(),
+                reason: e.to_string(),
+            })?;
         // keystoneauth's `verify=<cafile>`: trust exactly that bundle.
         b = b.tls_certs_only(certs);
     }

@@ -175,7 +175,9 @@ pub(crate) fn auth_body(c: &ServiceCredentials) -> Result<Value, EngineError> {
         }
         ac.insert("secret".into(), secret.clone().into());
         // An application credential carries its own scope: none may be sent.
-        return Ok(json!({"auth": {"identity": {"methods": ["application_credential"], "application_credential": ac}}}));
+        return Ok(
+            json!({"auth": {"identity": {"methods": ["application_credential"], "application_credential": ac}}}),
+        );
     }
     let password = c
         .password
@@ -194,7 +196,9 @@ pub(crate) fn auth_body(c: &ServiceCredentials) -> Result<Value, EngineError> {
     } else if let Some(pid) = &c.project_id {
         Some(json!({ "project": { "id": pid } }))
     } else if let Some(pn) = &c.project_name {
-        Some(json!({ "project": { "name": pn, "domain": domain_ref(c.project_domain_id.as_ref(), c.project_domain_name.as_ref(), c) } }))
+        Some(
+            json!({ "project": { "name": pn, "domain": domain_ref(c.project_domain_id.as_ref(), c.project_domain_name.as_ref(), c) } }),
+        )
     } else if let Some(d) = &c.domain_id {
         Some(json!({ "domain": { "id": d } }))
     } else if let Some(d) = &c.domain_name {
@@ -223,8 +227,8 @@ pub(crate) struct Session {
 impl Session {
     pub(crate) fn new(c: &ServiceCredentials) -> Result<Session, EngineError> {
         let auth_url = c.auth_url.as_deref().ok_or(EngineError::NoAuthUrl)?;
-        let body = serde_json::to_vec(&auth_body(c)?)
-            .map_err(|e| EngineError::Client(e.to_string()))?;
+        let body =
+            serde_json::to_vec(&auth_body(c)?).map_err(|e| EngineError::Client(e.to_string()))?;
         Ok(Session {
             auth_url: v3_auth_url(auth_url),
             body,

@@ -2,8 +2,7 @@
 //! `[polling] ignore_disabled_projects` filtering both domains and projects (27.0.0 silently
 //! dropped the domain filter). The partition key of a project is its id.
 
-
-use crate::discovery::{list_all, Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{list_all, KeyField, Kind, ListSpec, Next, Resource};
 use crate::engine::{Cycle, Inner};
 use crate::keystone::v3_auth_url;
 
@@ -77,11 +76,7 @@ pub(crate) async fn tenants(inner: &Inner, cy: &Cycle) -> Vec<Resource> {
             format!("{base}/projects?domain_id={}{amp}", d.key()),
         )
         .await;
-        out.extend(
-            projects
-                .into_iter()
-                .filter(|p| !only_enabled || enabled(p)),
-        );
+        out.extend(projects.into_iter().filter(|p| !only_enabled || enabled(p)));
     }
     out
 }

@@ -2,7 +2,7 @@
 
 use sample::{Sample, Volume};
 
-use crate::discovery::{Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
 use crate::meter::{metadata, opt_string, status_code, volume_or_zero, SampleCtx};
 
 /// `GET <manila>/shares/detail?all_tenants=True`.
@@ -80,10 +80,19 @@ pub(crate) fn share(c: &SampleCtx, r: &Resource, status: bool) -> Result<Vec<Sam
         (
             "manila.share.status",
             "status",
-            Volume::Int(status_code(STATUS, r.str("status"), "manila.share.status", r.key())),
+            Volume::Int(status_code(
+                STATUS,
+                r.str("status"),
+                "manila.share.status",
+                r.key(),
+            )),
         )
     } else {
-        ("manila.share.size", "GiB", volume_or_zero(r.get("size"), "size")?)
+        (
+            "manila.share.size",
+            "GiB",
+            volume_or_zero(r.get("size"), "size")?,
+        )
     };
     Ok(vec![c.gauge(
         name,

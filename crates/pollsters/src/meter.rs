@@ -63,7 +63,7 @@ pub(crate) fn volume_or_zero(v: Option<&Value>, what: &str) -> Result<Volume, St
     match volume(v, what)? {
         Volume::Missing => Ok(Volume::Int(0)),
         Volume::Int(0) => Ok(Volume::Int(0)),
-        Volume::Float(f) if f == 0.0 => Ok(Volume::Int(0)),
+        Volume::Float(0.0) => Ok(Volume::Int(0)),
         x => Ok(x),
     }
 }
@@ -88,7 +88,12 @@ pub(crate) fn metadata(r: &Resource, fields: &[(&str, &str)]) -> Metadata {
 
 /// Looks a status up (case-insensitively) in an upstream status map; unknown or missing →
 /// -1 with a warning, as upstream has done since 2024.
-pub(crate) fn status_code(map: &[(&str, i64)], status: Option<&str>, meter: &str, rid: &str) -> i64 {
+pub(crate) fn status_code(
+    map: &[(&str, i64)],
+    status: Option<&str>,
+    meter: &str,
+    rid: &str,
+) -> i64 {
     let s = status.unwrap_or_default().to_ascii_lowercase();
     match map.iter().find(|(k, _)| *k == s) {
         Some((_, v)) => *v,

@@ -5,7 +5,7 @@
 
 use sample::{Sample, Volume};
 
-use crate::discovery::{Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
 use crate::meter::{metadata, opt_string, status_code, SampleCtx};
 
 /// Neutron status codes (`network/services/base.py`).
@@ -258,7 +258,12 @@ pub(crate) fn firewall(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, Strin
             ("egress_firewall_policy_id", "egress_firewall_policy_id"),
         ],
     );
-    let v = status_code(STATUS, r.str("status"), "network.services.firewall", r.key());
+    let v = status_code(
+        STATUS,
+        r.str("status"),
+        "network.services.firewall",
+        r.key(),
+    );
     Ok(vec![c.gauge(
         "network.services.firewall",
         "firewall",

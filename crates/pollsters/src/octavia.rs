@@ -3,7 +3,7 @@
 
 use sample::{Sample, Volume};
 
-use crate::discovery::{Kind, KeyField, ListSpec, Next, Resource};
+use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
 use crate::meter::{metadata, opt_string, status_code, SampleCtx};
 
 /// `GET <octavia>/v2/lbaas/loadbalancers`.
@@ -50,11 +50,19 @@ const PROVISIONING: &[(&str, i64)] = &[
 ];
 
 /// `loadbalancer.operating` (`operating == true`) or `loadbalancer.provisioning` (status).
-pub(crate) fn loadbalancer(c: &SampleCtx, r: &Resource, operating: bool) -> Result<Vec<Sample>, String> {
+pub(crate) fn loadbalancer(
+    c: &SampleCtx,
+    r: &Resource,
+    operating: bool,
+) -> Result<Vec<Sample>, String> {
     let (name, map, field) = if operating {
         ("loadbalancer.operating", OPERATING, "operating_status")
     } else {
-        ("loadbalancer.provisioning", PROVISIONING, "provisioning_status")
+        (
+            "loadbalancer.provisioning",
+            PROVISIONING,
+            "provisioning_status",
+        )
     };
     let md = metadata(
         r,

@@ -98,21 +98,41 @@ impl Pollster {
         use Mode::{Listing, PerResource as P};
         use PerResource as R;
         match self {
-            Pollster::AlarmEvaluationResult => Listing(Kind::AlarmResult, crate::aodh::evaluation_result),
+            Pollster::AlarmEvaluationResult => {
+                Listing(Kind::AlarmResult, crate::aodh::evaluation_result)
+            }
             Pollster::DnsZoneRecordsets => P(R::DnsRecordsets),
-            Pollster::DnsZoneSerial => Listing(Kind::Zone, |c, r| crate::designate::zone(c, r, ZoneMeter::Serial)),
-            Pollster::DnsZoneStatus => Listing(Kind::Zone, |c, r| crate::designate::zone(c, r, ZoneMeter::Status)),
-            Pollster::DnsZoneTtl => Listing(Kind::Zone, |c, r| crate::designate::zone(c, r, ZoneMeter::Ttl)),
+            Pollster::DnsZoneSerial => Listing(Kind::Zone, |c, r| {
+                crate::designate::zone(c, r, ZoneMeter::Serial)
+            }),
+            Pollster::DnsZoneStatus => Listing(Kind::Zone, |c, r| {
+                crate::designate::zone(c, r, ZoneMeter::Status)
+            }),
+            Pollster::DnsZoneTtl => Listing(Kind::Zone, |c, r| {
+                crate::designate::zone(c, r, ZoneMeter::Ttl)
+            }),
             Pollster::ImageSize => Listing(Kind::Image, crate::glance::image_size),
             Pollster::IpFloating => Listing(Kind::FloatingIp, crate::neutron::floating_ip),
-            Pollster::LoadbalancerOperating => Listing(Kind::LoadBalancer, |c, r| crate::octavia::loadbalancer(c, r, true)),
-            Pollster::LoadbalancerProvisioning => Listing(Kind::LoadBalancer, |c, r| crate::octavia::loadbalancer(c, r, false)),
-            Pollster::ManilaShareSize => Listing(Kind::Share, |c, r| crate::manila::share(c, r, false)),
-            Pollster::ManilaShareStatus => Listing(Kind::Share, |c, r| crate::manila::share(c, r, true)),
+            Pollster::LoadbalancerOperating => Listing(Kind::LoadBalancer, |c, r| {
+                crate::octavia::loadbalancer(c, r, true)
+            }),
+            Pollster::LoadbalancerProvisioning => Listing(Kind::LoadBalancer, |c, r| {
+                crate::octavia::loadbalancer(c, r, false)
+            }),
+            Pollster::ManilaShareSize => {
+                Listing(Kind::Share, |c, r| crate::manila::share(c, r, false))
+            }
+            Pollster::ManilaShareStatus => {
+                Listing(Kind::Share, |c, r| crate::manila::share(c, r, true))
+            }
             Pollster::Firewall => Listing(Kind::Firewall, crate::neutron::firewall),
-            Pollster::FirewallPolicy => Listing(Kind::FirewallPolicy, crate::neutron::firewall_policy),
+            Pollster::FirewallPolicy => {
+                Listing(Kind::FirewallPolicy, crate::neutron::firewall_policy)
+            }
             Pollster::Vpn => Listing(Kind::VpnService, crate::neutron::vpn),
-            Pollster::VpnConnections => Listing(Kind::IpsecConnection, crate::neutron::vpn_connection),
+            Pollster::VpnConnections => {
+                Listing(Kind::IpsecConnection, crate::neutron::vpn_connection)
+            }
             Pollster::RgwContainersObjects => P(R::Rgw(RgwMeter::ContainersObjects)),
             Pollster::RgwContainersObjectsSize => P(R::Rgw(RgwMeter::ContainersObjectsSize)),
             Pollster::RgwObjects => P(R::Rgw(RgwMeter::Objects)),
@@ -120,17 +140,31 @@ impl Pollster {
             Pollster::RgwObjectsSize => P(R::Rgw(RgwMeter::ObjectsSize)),
             Pollster::RgwUsage => P(R::Rgw(RgwMeter::Usage)),
             Pollster::StorageContainersObjects => P(R::Swift(SwiftMeter::ContainersObjects)),
-            Pollster::StorageContainersObjectsSize => P(R::Swift(SwiftMeter::ContainersObjectsSize)),
+            Pollster::StorageContainersObjectsSize => {
+                P(R::Swift(SwiftMeter::ContainersObjectsSize))
+            }
             Pollster::StorageObjects => P(R::Swift(SwiftMeter::Objects)),
             Pollster::StorageObjectsContainers => P(R::Swift(SwiftMeter::ObjectsContainers)),
             Pollster::StorageObjectsSize => P(R::Swift(SwiftMeter::ObjectsSize)),
             Pollster::VolumeBackupSize => Listing(Kind::Backup, crate::cinder::backup_size),
-            Pollster::PoolAllocated => Listing(Kind::Pool, |c, r| crate::cinder::pool_capacity(c, r, Capacity::Allocated)),
-            Pollster::PoolFree => Listing(Kind::Pool, |c, r| crate::cinder::pool_capacity(c, r, Capacity::Free)),
-            Pollster::PoolProvisioned => Listing(Kind::Pool, |c, r| crate::cinder::pool_capacity(c, r, Capacity::Provisioned)),
-            Pollster::PoolTotal => Listing(Kind::Pool, |c, r| crate::cinder::pool_capacity(c, r, Capacity::Total)),
-            Pollster::PoolVirtualFree => Listing(Kind::Pool, |c, r| crate::cinder::pool_capacity(c, r, Capacity::VirtualFree)),
-            Pollster::VolumeServiceHealth => Listing(Kind::VolumeService, crate::cinder::service_health),
+            Pollster::PoolAllocated => Listing(Kind::Pool, |c, r| {
+                crate::cinder::pool_capacity(c, r, Capacity::Allocated)
+            }),
+            Pollster::PoolFree => Listing(Kind::Pool, |c, r| {
+                crate::cinder::pool_capacity(c, r, Capacity::Free)
+            }),
+            Pollster::PoolProvisioned => Listing(Kind::Pool, |c, r| {
+                crate::cinder::pool_capacity(c, r, Capacity::Provisioned)
+            }),
+            Pollster::PoolTotal => Listing(Kind::Pool, |c, r| {
+                crate::cinder::pool_capacity(c, r, Capacity::Total)
+            }),
+            Pollster::PoolVirtualFree => Listing(Kind::Pool, |c, r| {
+                crate::cinder::pool_capacity(c, r, Capacity::VirtualFree)
+            }),
+            Pollster::VolumeServiceHealth => {
+                Listing(Kind::VolumeService, crate::cinder::service_health)
+            }
             Pollster::VolumeSize => Listing(Kind::Volume, crate::cinder::volume_size),
             Pollster::VolumeSnapshotSize => Listing(Kind::Snapshot, crate::cinder::snapshot_size),
         }

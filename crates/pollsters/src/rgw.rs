@@ -122,7 +122,14 @@ fn host_of(url: &str) -> String {
     }
 }
 
-async fn get(inner: &Inner, cy: &Cycle, admin: &str, what: &str, uid: &str, stats: bool) -> Result<Vec<u8>, Failure> {
+async fn get(
+    inner: &Inner,
+    cy: &Cycle,
+    admin: &str,
+    what: &str,
+    uid: &str,
+    stats: bool,
+) -> Result<Vec<u8>, Failure> {
     let (Some(access), Some(secret)) = (
         inner.cfg.rgw_admin.access_key.as_deref(),
         inner.cfg.rgw_admin.secret_key.as_deref(),
@@ -140,8 +147,18 @@ async fn get(inner: &Inner, cy: &Cycle, admin: &str, what: &str, uid: &str, stat
     let path = format!("/admin/{what}");
     let host = host_of(admin);
     let date = crate::time::amz_date(crate::time::unix_now());
-    let auth = sigv4::authorization(&path, &query, &host, &date, access, secret, "us-east-1", "s3");
-    let hv = |s: &str| HeaderValue::from_str(s).map_err(|_| Failure::BadData("invalid header".into()));
+    let auth = sigv4::authorization(
+        &path,
+        &query,
+        &host,
+        &date,
+        access,
+        secret,
+        "us-east-1",
+        "s3",
+    );
+    let hv =
+        |s: &str| HeaderValue::from_str(s).map_err(|_| Failure::BadData("invalid header".into()));
     let headers = vec![
         (reqwest::header::AUTHORIZATION, hv(&auth)?),
         (HeaderName::from_static("x-amz-date"), hv(&date)?),
@@ -149,7 +166,10 @@ async fn get(inner: &Inner, cy: &Cycle, admin: &str, what: &str, uid: &str, stat
             HeaderName::from_static("x-amz-content-sha256"),
             HeaderValue::from_static(sigv4::EMPTY_SHA256),
         ),
-        (reqwest::header::ACCEPT, HeaderValue::from_static("application/json")),
+        (
+            reqwest::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        ),
     ];
     match inner
         .rgw_http
@@ -186,7 +206,15 @@ pub(crate) async fn poll(
         t.clone()
     };
     let s = |name: &str, unit: &str, v: i64, rid: String| {
-        c.gauge(name, unit, Volume::Int(v), None, Some(t.clone()), rid, sample::Metadata::new())
+        c.gauge(
+            name,
+            unit,
+            Volume::Int(v),
+            None,
+            Some(t.clone()),
+            rid,
+            sample::Metadata::new(),
+        )
     };
     if m == RgwMeter::Usage {
         let cell = cy.rgw_usage.cell(tenant);
@@ -219,12 +247,26 @@ pub(crate) async fn poll(
         RgwMeter::ContainersObjects => b
             .rows
             .iter()
-            .map(|r| s("radosgw.containers.objects", "object", r.num_objects, format!("{t}/{}", r.name)))
+            .map(|r| {
+                s(
+                    "radosgw.containers.objects",
+                    "object",
+                    r.num_objects,
+                    format!("{t}/{}", r.name),
+                )
+            })
             .collect(),
         RgwMeter::ContainersObjectsSize => b
             .rows
             .iter()
-            .map(|r| s("radosgw.containers.objects.size", "B", r.size_kb * 1024, format!("{t}/{}", r.name)))
+            .map(|r| {
+                s(
+                    "radosgw.containers.objects.size",
+                    "B",
+                    r.size_kb * 1024,
+                    format!("{t}/{}", r.name),
+                )
+            })
             .collect(),
         RgwMeter::Objects => vec![s(
             "radosgw.objects",
@@ -238,7 +280,12 @@ pub(crate) async fn poll(
             b.rows.iter().map(|r| r.size_kb * 1024).sum(),
             t.clone(),
         )],
-        RgwMeter::ObjectsContainers => vec![s("radosgw.objects.containers", "object", b.num_buckets, t.clone())],
+        RgwMeter::ObjectsContainers => vec![s(
+            "radosgw.objects.containers",
+            "object",
+            b.num_buckets,
+            t.clone(),
+        )],
         RgwMeter::Usage => vec![],
     })
 }

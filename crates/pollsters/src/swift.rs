@@ -53,7 +53,9 @@ pub(crate) fn account_base(endpoint: &str) -> String {
 /// for the fuzz tests.
 pub fn parse_containers(body: &[u8]) -> Result<(Vec<Container>, usize), String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    let arr = v.as_array().ok_or("the account listing is not a JSON list")?;
+    let arr = v
+        .as_array()
+        .ok_or("the account listing is not a JSON list")?;
     let mut out = Vec::with_capacity(arr.len());
     let mut skipped = 0;
     for c in arr {
@@ -115,7 +117,10 @@ async fn list(inner: &Inner, cy: &Cycle, url: &str) -> Result<Arc<Vec<Container>
     loop {
         let u = match &marker {
             None => format!("{url}?format=json&limit={LIMIT}"),
-            Some(m) => format!("{url}?format=json&limit={LIMIT}&marker={}", crate::sigv4::uri_encode(m)),
+            Some(m) => format!(
+                "{url}?format=json&limit={LIMIT}&marker={}",
+                crate::sigv4::uri_encode(m)
+            ),
         };
         let reply = inner
             .api
@@ -159,15 +164,18 @@ pub(crate) async fn poll(
     match m {
         SwiftMeter::Objects | SwiftMeter::ObjectsSize | SwiftMeter::ObjectsContainers => {
             let cell = cy.swift_head.cell(tenant);
-            let h = cell
-                .get_or_init(|| head(inner, cy, &url))
-                .await
-                .clone()?;
+            let h = cell.get_or_init(|| head(inner, cy, &url)).await.clone()?;
             let md = sample::Metadata::new();
             Ok(vec![match m {
                 SwiftMeter::Objects => s("storage.objects", "object", h.objects, t.clone(), md),
                 SwiftMeter::ObjectsSize => s("storage.objects.size", "B", h.bytes, t.clone(), md),
-                _ => s("storage.objects.containers", "container", h.containers, t.clone(), md),
+                _ => s(
+                    "storage.objects.containers",
+                    "container",
+                    h.containers,
+                    t.clone(),
+                    md,
+                ),
             }])
         }
         SwiftMeter::ContainersObjects | SwiftMeter::ContainersObjectsSize => {

@@ -94,7 +94,10 @@ mod tests {
             parse_iso8601("2015-08-27T09:49:58.000000Z"),
             Some(1_440_668_998)
         );
-        assert_eq!(parse_iso8601("2015-08-27T11:49:58+02:00"), Some(1_440_668_998));
+        assert_eq!(
+            parse_iso8601("2015-08-27T11:49:58+02:00"),
+            Some(1_440_668_998)
+        );
         assert_eq!(parse_iso8601("2015-08-27T09:49:58"), Some(1_440_668_998));
         assert_eq!(amz_date(1_440_668_998), "20150827T094958Z");
         assert_eq!(parse_iso8601("garbage"), None);

@@ -38,10 +38,19 @@ async fn follows_every_page() {
     })
     .await;
     let e = engine(&sim);
-    let (b, r) = cycle(&e, vec![source("s", &["image.size", "volume.size", "dns.zone.ttl"])], 50, &all).await;
+    let (b, r) = cycle(
+        &e,
+        vec![source("s", &["image.size", "volume.size", "dns.zone.ttl"])],
+        50,
+        &all,
+    )
+    .await;
     assert!(r.errors.is_empty(), "{r:?}");
     let ids = |p: &str| -> BTreeSet<String> {
-        b.iter().filter(|x| x.pollster == p).flat_map(|x| x.samples.iter().map(|s| s.resource_id.clone())).collect()
+        b.iter()
+            .filter(|x| x.pollster == p)
+            .flat_map(|x| x.samples.iter().map(|s| s.resource_id.clone()))
+            .collect()
     };
     assert_eq!(ids("image.size").len(), 2100);
     assert_eq!(ids("volume.size").len(), 1100);
@@ -87,11 +96,20 @@ async fn internal_interface_is_used_for_the_catalog() {
     let mut cfg = config(&sim.auth_url());
     cfg.credentials.interface = ceilometer_config::Interface::Internal;
     let e = Engine::with_retry(cfg, fast_retry()).unwrap();
-    let (b, r) = cycle(&e, vec![source("s", &["image.size", "storage.objects"])], 50, &all).await;
+    let (b, r) = cycle(
+        &e,
+        vec![source("s", &["image.size", "storage.objects"])],
+        50,
+        &all,
+    )
+    .await;
     assert!(r.errors.is_empty(), "{r:?}");
     assert_eq!(count(&b).get("image.size"), Some(&7));
     let per = sim.stats().per_interface(Service::Image);
-    assert!(per.keys().all(|i| *i == simcloud::Interface::Internal), "{per:?}");
+    assert!(
+        per.keys().all(|i| *i == simcloud::Interface::Internal),
+        "{per:?}"
+    );
     sim.shutdown().await;
 }
 
@@ -120,19 +138,41 @@ async fn storms_429_and_500() {
     let sim = sim(small()).await;
     let e = Engine::with_retry(
         config(&sim.auth_url()),
-        RetryPolicy { retries: 8, base: Duration::from_millis(1), cap: Duration::from_millis(20) },
+        RetryPolicy {
+            retries: 8,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(20),
+        },
     )
     .unwrap();
     let (clean, _) = cycle(&e, vec![source("s", &["*"])], 50, &all).await;
     // A partial storm is ridden out by retries (429 honours Retry-After: 0 here).
-    sim.set_fault(FaultSpec { rate_limit_rate: 0.3, retry_after_s: Some(0), ..fault("object-store") }).unwrap();
-    sim.set_fault(FaultSpec { error_rate: 0.3, ..fault("volume") }).unwrap();
+    sim.set_fault(FaultSpec {
+        rate_limit_rate: 0.3,
+        retry_after_s: Some(0),
+        ..fault("object-store")
+    })
+    .unwrap();
+    sim.set_fault(FaultSpec {
+        error_rate: 0.3,
+        ..fault("volume")
+    })
+    .unwrap();
     let (b, r) = cycle(&e, vec![source("s", &["*"])], 50, &all).await;
     assert!(r.errors.is_empty(), "{r:?}");
     assert_eq!(count(&b), count(&clean));
     // A total storm fails only its own service's pollsters.
-    sim.set_fault(FaultSpec { rate_limit_rate: 1.0, retry_after_s: Some(0), ..fault("object-store") }).unwrap();
-    sim.set_fault(FaultSpec { error_rate: 1.0, ..fault("image") }).unwrap();
+    sim.set_fault(FaultSpec {
+        rate_limit_rate: 1.0,
+        retry_after_s: Some(0),
+        ..fault("object-store")
+    })
+    .unwrap();
+    sim.set_fault(FaultSpec {
+        error_rate: 1.0,
+        ..fault("image")
+    })
+    .unwrap();
     sim.faults().clear(Some(Service::Volume));
     let (b, r) = cycle(&e, vec![source("s", &["*"])], 50, &all).await;
     let c = count(&b);
@@ -140,7 +180,10 @@ async fn storms_429_and_500() {
     assert_eq!(c.get("image.size"), None);
     assert_eq!(c.get("volume.size"), count(&clean).get("volume.size"));
     assert_eq!(r.errors.get("image"), Some(&1));
-    assert!(r.errors.get("object-store").copied().unwrap_or(0) >= 8, "{r:?}");
+    assert!(
+        r.errors.get("object-store").copied().unwrap_or(0) >= 8,
+        "{r:?}"
+    );
     sim.shutdown().await;
 }
 
@@ -148,8 +191,18 @@ async fn storms_429_and_500() {
 async fn malformed_answer_skips_that_resource_only() {
     let sim = sim(small()).await;
     let e = engine(&sim);
-    sim.set_fault(FaultSpec { malformed_rate: 1.0, ..fault("object-store") }).unwrap();
-    let (b, r) = cycle(&e, vec![source("s", &["storage.*", "image.size"])], 50, &all).await;
+    sim.set_fault(FaultSpec {
+        malformed_rate: 1.0,
+        ..fault("object-store")
+    })
+    .unwrap();
+    let (b, r) = cycle(
+        &e,
+        vec![source("s", &["storage.*", "image.size"])],
+        50,
+        &all,
+    )
+    .await;
     let projects = sim.project_ids().len();
     let c = count(&b);
     // HEADs have no body: the account meters are all there.
@@ -158,7 +211,13 @@ async fn malformed_answer_skips_that_resource_only() {
     // Every non-empty account listing was garbled (an empty `[]` cannot be): skipped and
     // counted once per account.
     assert_eq!(c.get("storage.containers.objects"), None);
-    let with_containers = sim.model().projects.snap().values().filter(|p| !p.containers.is_empty()).count();
+    let with_containers = sim
+        .model()
+        .projects
+        .snap()
+        .values()
+        .filter(|p| !p.containers.is_empty())
+        .count();
     assert!(with_containers > 0);
     assert_eq!(r.skipped, with_containers, "{r:?}");
     sim.shutdown().await;
@@ -170,7 +229,11 @@ async fn hung_swift_does_not_stall_the_cycle() {
     let mut cfg = config(&sim.auth_url());
     cfg.api_timeout = Duration::from_millis(500);
     let e = Engine::with_retry(cfg, fast_retry()).unwrap();
-    sim.set_fault(FaultSpec { hang_rate: 1.0, ..fault("object-store") }).unwrap();
+    sim.set_fault(FaultSpec {
+        hang_rate: 1.0,
+        ..fault("object-store")
+    })
+    .unwrap();
     let t0 = tokio::time::Instant::now();
     let (b, r) = cycle(&e, vec![source("s", &["*"])], 50, &all).await;
     let took = t0.elapsed();
@@ -192,8 +255,16 @@ async fn owning_nothing_makes_no_per_resource_calls() {
     assert_eq!(r.resources_owned, 0);
     assert!(r.resources_seen > 0);
     assert_eq!(r.pollsters_run, 0);
-    assert_eq!(sim.stats().count("agent-1", Service::ObjectStore, "HEAD /v1/{account}"), 0);
-    assert_eq!(sim.stats().count("agent-1", Service::Dns, "GET /v2/zones/{id}/recordsets"), 0);
+    assert_eq!(
+        sim.stats()
+            .count("agent-1", Service::ObjectStore, "HEAD /v1/{account}"),
+        0
+    );
+    assert_eq!(
+        sim.stats()
+            .count("agent-1", Service::Dns, "GET /v2/zones/{id}/recordsets"),
+        0
+    );
     sim.shutdown().await;
 }
 
@@ -201,13 +272,23 @@ async fn owning_nothing_makes_no_per_resource_calls() {
 async fn partitions_are_complementary_and_sources_deduplicated() {
     let sim = sim(small()).await;
     let e = engine(&sim);
-    let two = || vec![source("a", &["*"]), source("b", &["image.size", "storage.objects"])];
+    let two = || {
+        vec![
+            source("a", &["*"]),
+            source("b", &["image.size", "storage.objects"]),
+        ]
+    };
     let (full, _) = cycle(&e, two(), 50, &all).await;
     let even = |k: &[u8]| k.iter().map(|b| *b as usize).sum::<usize>() % 2 == 0;
     let odd = |k: &[u8]| !even(k);
     let (a, _) = cycle(&e, two(), 50, &even).await;
     let (b, _) = cycle(&e, two(), 50, &odd).await;
-    let key = |x: &SampleBatch| x.samples.iter().map(|s| (s.name.clone(), s.resource_id.clone())).collect::<Vec<_>>();
+    let key = |x: &SampleBatch| {
+        x.samples
+            .iter()
+            .map(|s| (s.name.clone(), s.resource_id.clone()))
+            .collect::<Vec<_>>()
+    };
     let mut union: Vec<_> = a.iter().chain(b.iter()).flat_map(key).collect();
     let mut all_: Vec<_> = full.iter().flat_map(key).collect();
     union.sort();
@@ -217,8 +298,18 @@ async fn partitions_are_complementary_and_sources_deduplicated() {
     let n = all_.len();
     all_.dedup();
     // Container meters legitimately repeat ids across categories only for RGW rows.
-    assert!(all_.len() >= n - full.iter().filter(|x| x.pollster.starts_with("radosgw.containers")).map(|x| x.samples.len()).sum::<usize>());
-    assert!(full.iter().filter(|x| x.source == "b").all(|x| x.samples.is_empty()));
+    assert!(
+        all_.len()
+            >= n - full
+                .iter()
+                .filter(|x| x.pollster.starts_with("radosgw.containers"))
+                .map(|x| x.samples.len())
+                .sum::<usize>()
+    );
+    assert!(full
+        .iter()
+        .filter(|x| x.source == "b")
+        .all(|x| x.samples.is_empty()));
     sim.shutdown().await;
 }
 
@@ -226,19 +317,37 @@ async fn partitions_are_complementary_and_sources_deduplicated() {
 async fn forbidden_account_is_blacklisted() {
     let sim = sim(small()).await;
     let e = engine(&sim);
-    sim.set_fault(FaultSpec { error_rate: 1.0, error_codes: vec![403], ..fault("object-store") }).unwrap();
+    sim.set_fault(FaultSpec {
+        error_rate: 1.0,
+        error_codes: vec![403],
+        ..fault("object-store")
+    })
+    .unwrap();
     let (b, _) = cycle(&e, vec![source("s", &["storage.objects"])], 50, &all).await;
     assert!(b.is_empty());
     sim.faults().clear(None);
     let heads = AtomicUsize::new(0);
-    let before = sim.stats().count("agent-1", Service::ObjectStore, "HEAD /v1/{account}");
-    let (b, r) = cycle(&e, vec![source("s", &["storage.objects"])], 50, &|_| { heads.fetch_add(1, Ordering::Relaxed); true }).await;
+    let before = sim
+        .stats()
+        .count("agent-1", Service::ObjectStore, "HEAD /v1/{account}");
+    let (b, r) = cycle(&e, vec![source("s", &["storage.objects"])], 50, &|_| {
+        heads.fetch_add(1, Ordering::Relaxed);
+        true
+    })
+    .await;
     // Still blacklisted: no call, no sample, though the service is healthy again.
     assert!(b.is_empty(), "{r:?}");
-    assert_eq!(sim.stats().count("agent-1", Service::ObjectStore, "HEAD /v1/{account}"), before);
+    assert_eq!(
+        sim.stats()
+            .count("agent-1", Service::ObjectStore, "HEAD /v1/{account}"),
+        before
+    );
     assert_eq!(r.resources_owned, sim.project_ids().len());
     // Another source is not affected by this source's blacklist.
     let (b, _) = cycle(&e, vec![source("other", &["storage.objects"])], 50, &all).await;
-    assert_eq!(count(&b).get("storage.objects"), Some(&sim.project_ids().len()));
+    assert_eq!(
+        count(&b).get("storage.objects"),
+        Some(&sim.project_ids().len())
+    );
     sim.shutdown().await;
 }

@@ -199,7 +199,20 @@ pub fn exp(
     rid: &str,
     md: Value,
 ) -> Value {
-    json!([name, "gauge", unit, volume, user, project, rid, md, "openstack", null, null, null])
+    json!([
+        name,
+        "gauge",
+        unit,
+        volume,
+        user,
+        project,
+        rid,
+        md,
+        "openstack",
+        null,
+        null,
+        null
+    ])
 }
 
 pub fn sorted(mut v: Vec<Value>) -> Vec<Value> {
