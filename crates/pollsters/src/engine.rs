@@ -1,0 +1,563 @@
+//! The polling engine: one cycle of one interval = every matched (source, pollster) pair,
+//! run concurrently, sharing one discovery cache and one per-resource cache, streaming
+//! batches of samples to the agent as they fill.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ceilometer_config::options::{
+    RgwAdminCredentials, RgwClient, ServiceCredentials, ServiceTypes,
+};
+use futures_util::stream::{self, StreamExt};
+use sample::Sample;
+use tokio::sync::mpsc::Sender;
+use tokio::sync::OnceCell;
+use tokio::time::Instant;
+
+use crate::discovery::{discover, Kind, Resource};
+use crate::error::EngineError;
+use crate::http::{build_client, Http, RetryPolicy, TlsSettings};
+use crate::keystone::{Api, Session};
+use crate::meter::{Failure, SampleCtx};
+use crate::registry::{Mode, PerResource, Pollster};
+
+/// How long a resource stays blacklisted after a permanent error (403) unless it leaves
+/// discovery first: long enough not to hammer a refusing API, short enough that an
+/// operator's fix is picked up without a restart (upstream: process lifetime).
+const BLACKLIST_TTL: Duration = Duration::from_secs(3600);
+
+/// Everything the engine needs from `ceilometer.conf`.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// `[service_credentials]`.
+    pub credentials: ServiceCredentials,
+    /// `[service_types]`.
+    pub service_types: ServiceTypes,
+    /// `[rgw_admin_credentials]`.
+    pub rgw_admin: RgwAdminCredentials,
+    /// `[rgw_client]`.
+    pub rgw_client: RgwClient,
+    /// `[DEFAULT] reseller_prefix` (Swift accounts, `AUTH_`).
+    pub reseller_prefix: String,
+    /// `[DEFAULT] sample_source` (`openstack`).
+    pub sample_source: String,
+    /// `[polling] ignore_disabled_projects`.
+    pub ignore_disabled_projects: bool,
+    /// `[ceilometer_central] api_concurrency`: concurrent calls per service (16).
+    pub api_concurrency: usize,
+    /// `[ceilometer_central] api_timeout`: per request, unless `[service_credentials]
+    /// timeout` is set.
+    pub api_timeout: Duration,
+    /// `User-Agent` of every request.
+    pub user_agent: String,
+}
+
+/// One cycle's request.
+#[derive(Debug, Clone)]
+pub struct CycleRequest {
+    /// The sources of this interval.
+    pub sources: Vec<ceilometer_config::Source>,
+    /// The cycle's timestamp, stamped on every sample.
+    pub timestamp: sample::Timestamp,
+    /// `[polling] batch_size` (0 = one sample per batch).
+    pub batch_size: usize,
+}
+
+/// Samples of one pollster of one source (never mixed: upstream sends one message per
+/// pollster batch).
+#[derive(Debug, Clone)]
+pub struct SampleBatch {
+    /// Source name.
+    pub source: String,
+    /// Pollster name.
+    pub pollster: &'static str,
+    /// At most `batch_size` samples.
+    pub samples: Vec<Sample>,
+}
+
+/// What a cycle did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    /// (pollster, resource) candidates after per-cycle de-duplication.
+    pub resources_seen: usize,
+    /// Of those, the ones `owns` accepted.
+    pub resources_owned: usize,
+    /// Samples sent.
+    pub samples: usize,
+    /// Failed API calls (after retries) and failed discoveries, per service type.
+    pub errors: BTreeMap<String, usize>,
+    /// Unusable API data (entries or bodies), logged and skipped.
+    pub skipped: usize,
+    /// (source, pollster) pairs that polled at least one resource.
+    pub pollsters_run: usize,
+    /// Wall time of the cycle.
+    pub duration: Duration,
+}
+
+/// The registry: every built-in pollster name.
+pub fn pollster_names() -> impl Iterator<Item = &'static str> {
+    Pollster::NAMES.iter().copied()
+}
+
+type Cell<T> = Arc<OnceCell<Result<Arc<T>, Failure>>>;
+
+/// One discovery's shared, once-computed result.
+type DiscoveryCell = Arc<OnceCell<Arc<Vec<Resource>>>>;
+
+/// (source, pollster) → blacklisted key → since when.
+type Blacklist = HashMap<(String, &'static str), HashMap<Arc<str>, Instant>>;
+
+/// Per-cycle cache of per-resource results, so that pollsters sharing a call (three Swift
+/// account meters, five RGW bucket meters) make it once.
+pub(crate) struct Cache<T> {
+    m: Mutex<HashMap<Arc<str>, Cell<T>>>,
+}
+
+impl<T> Default for Cache<T> {
+    fn default() -> Self {
+        Cache {
+            m: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T> Cache<T> {
+    pub(crate) fn cell(&self, k: &Arc<str>) -> Cell<T> {
+        let mut m = self.m.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(k.clone()).or_default().clone()
+    }
+}
+
+/// State of one cycle.
+#[derive(Default)]
+pub(crate) struct Cycle {
+    discoveries: Mutex<HashMap<String, DiscoveryCell>>,
+    history: Mutex<HashMap<&'static str, HashSet<Arc<str>>>>,
+    errors: Mutex<BTreeMap<String, usize>>,
+    skipped: AtomicUsize,
+    seen: AtomicUsize,
+    owned: AtomicUsize,
+    samples: AtomicUsize,
+    run: AtomicUsize,
+    pub(crate) swift_head: Cache<crate::swift::Head>,
+    pub(crate) swift_get: Cache<Vec<crate::swift::Container>>,
+    pub(crate) rgw_bucket: Cache<crate::rgw::Buckets>,
+    pub(crate) rgw_usage: Cache<i64>,
+}
+
+impl Cycle {
+    pub(crate) fn discovery_cell(&self, url: &str) -> DiscoveryCell {
+        let mut m = self.discoveries.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(url.to_owned()).or_default().clone()
+    }
+
+    /// Counts a failed call or discovery of `service`.
+    pub(crate) fn error(&self, service: &str) {
+        let mut m = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry(service.to_owned()).or_default() += 1;
+    }
+
+    /// Counts unusable API data.
+    pub(crate) fn skip(&self, n: usize) {
+        self.skipped.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// Shared state behind [`Engine`].
+pub(crate) struct Inner {
+    pub cfg: EngineConfig,
+    pub api: Api,
+    pub rgw_http: Http,
+    /// (source, pollster) → blacklisted key → since when.
+    blacklist: Mutex<Blacklist>,
+}
+
+/// The polling engine. Cheap to clone; holds the Keystone session and the HTTP clients.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+/// Collects samples into batches of one (source, pollster) and sends full ones at once.
+struct Emitter<'a> {
+    out: &'a Sender<SampleBatch>,
+    source: &'a str,
+    pollster: &'static str,
+    size: usize,
+    batch: Vec<Sample>,
+    sent: usize,
+    closed: bool,
+}
+
+impl Emitter<'_> {
+    async fn push(&mut self, s: Sample) {
+        if self.closed {
+            return;
+        }
+        self.batch.push(s);
+        if self.batch.len() >= self.size {
+            self.flush().await;
+        }
+    }
+
+    async fn flush(&mut self) {
+        if self.batch.is_empty() || self.closed {
+            return;
+        }
+        let samples = std::mem::take(&mut self.batch);
+        let n = samples.len();
+        let b = SampleBatch {
+            source: self.source.to_owned(),
+            pollster: self.pollster,
+            samples,
+        };
+        if self.out.send(b).await.is_err() {
+            tracing::warn!(
+                pollster = self.pollster,
+                "Sample receiver closed; dropping the rest of this pollster's samples"
+            );
+            self.closed = true;
+        } else {
+            self.sent += n;
+        }
+    }
+}
+
+impl Engine {
+    /// Builds the clients (reads TLS files) and the Keystone session; makes no request.
+    pub fn new(cfg: EngineConfig) -> Result<Engine, EngineError> {
+        Self::with_retry(cfg, RetryPolicy::default())
+    }
+
+    /// As [`Engine::new`] with a non-default retry policy (tests use short backoffs).
+    pub fn with_retry(cfg: EngineConfig, retry: RetryPolicy) -> Result<Engine, EngineError> {
+        let c = &cfg.credentials;
+        let timeout = c.timeout.unwrap_or(cfg.api_timeout);
+        let timeout = if timeout.is_zero() {
+            Duration::from_secs(30)
+        } else {
+            timeout
+        };
+        let conc = cfg.api_concurrency.max(1);
+        let client = build_client(
+            &TlsSettings {
+                cafile: c.cafile.clone(),
+                certfile: c.certfile.clone(),
+                keyfile: c.keyfile.clone(),
+                insecure: c.insecure,
+                section: "service_credentials",
+            },
+            timeout,
+            &cfg.user_agent,
+            conc,
+        )?;
+        let rgw_client = build_client(
+            &TlsSettings {
+                cafile: cfg.rgw_client.cafile.clone(),
+                certfile: None,
+                keyfile: None,
+                insecure: cfg.rgw_client.insecure,
+                section: "rgw_client",
+            },
+            timeout,
+            &cfg.user_agent,
+            conc,
+        )?;
+        let session = Session::new(c)?;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                api: Api {
+                    http: Http::new(client, timeout, retry.clone(), conc),
+                    session,
+                },
+                rgw_http: Http::new(rgw_client, timeout, retry, conc),
+                cfg,
+                blacklist: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Polls one cycle of one interval: every source, every matched pollster, only the
+    /// resources whose stable key `owns` accepts. Batches go to `out` as they fill. Never
+    /// panics; a failing service only affects its own pollsters.
+    pub async fn poll_cycle(
+        &self,
+        req: &CycleRequest,
+        owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+        out: &Sender<SampleBatch>,
+    ) -> CycleReport {
+        let start = Instant::now();
+        let cy = Cycle::default();
+        let ctx = SampleCtx {
+            timestamp: req.timestamp,
+            source: self.inner.cfg.sample_source.clone(),
+        };
+        let mut jobs = Vec::new();
+        for src in &req.sources {
+            for p in Pollster::ALL {
+                if src.meters.matches(p.name()) {
+                    jobs.push(self.run_pair(&cy, &ctx, src, *p, req.batch_size.max(1), owns, out));
+                }
+            }
+        }
+        futures_util::future::join_all(jobs).await;
+        CycleReport {
+            resources_seen: cy.seen.load(Ordering::Relaxed),
+            resources_owned: cy.owned.load(Ordering::Relaxed),
+            samples: cy.samples.load(Ordering::Relaxed),
+            errors: cy.errors.lock().map(|m| m.clone()).unwrap_or_default(),
+            skipped: cy.skipped.load(Ordering::Relaxed),
+            pollsters_run: cy.run.load(Ordering::Relaxed),
+            duration: start.elapsed(),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_pair(
+        &self,
+        cy: &Cycle,
+        ctx: &SampleCtx,
+        src: &ceilometer_config::Source,
+        p: Pollster,
+        batch_size: usize,
+        owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+        out: &Sender<SampleBatch>,
+    ) {
+        {
+            let inner = &*self.inner;
+            // Candidates: static resources + the source's discoveries, else the default.
+            let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
+            if !src.resources.is_empty() {
+                lists.push(Arc::new(
+                    src.resources
+                        .iter()
+                        .map(|r| Resource::bare(Kind::Static, r))
+                        .collect(),
+                ));
+            }
+            for d in &src.discovery {
+                lists.push(discover(inner, cy, d).await);
+            }
+            if src.resources.is_empty() && src.discovery.is_empty() {
+                lists.push(discover(inner, cy, p.default_discovery()).await);
+            }
+            let selected = self.select(cy, src, p, &lists, owns);
+            if selected.is_empty() {
+                tracing::debug!(pollster = p.name(), source = %src.name, "Skip pollster, no resources found this cycle");
+                return;
+            }
+            cy.run.fetch_add(1, Ordering::Relaxed);
+            let mut em = Emitter {
+                out,
+                source: &src.name,
+                pollster: p.name(),
+                size: batch_size,
+                batch: Vec::with_capacity(batch_size.min(1024)),
+                sent: 0,
+                closed: false,
+            };
+            match p.mode() {
+                Mode::Listing(kind, f) => {
+                    for r in &selected {
+                        if r.kind() != kind {
+                            tracing::warn!(
+                                pollster = p.name(),
+                                resource = r.key(),
+                                "Resource of another kind given to this pollster; skipped"
+                            );
+                            cy.skip(1);
+                            continue;
+                        }
+                        match f(ctx, r) {
+                            Ok(v) => {
+                                for s in v {
+                                    em.push(s).await;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(pollster = p.name(), resource = r.key(), error = %e, "Unusable API data; resource skipped");
+                                cy.skip(1);
+                            }
+                        }
+                    }
+                }
+                Mode::PerResource(pr) => {
+                    self.per_resource(cy, ctx, src, p, pr, selected, &mut em)
+                        .await;
+                }
+            }
+            em.flush().await;
+            cy.samples.fetch_add(em.sent, Ordering::Relaxed);
+        }
+    }
+
+    /// Applies de-duplication, the partition filter and the blacklist.
+    fn select(
+        &self,
+        cy: &Cycle,
+        src: &ceilometer_config::Source,
+        p: Pollster,
+        lists: &[Arc<Vec<Resource>>],
+        owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+    ) -> Vec<Resource> {
+        let now = Instant::now();
+        let blk: HashSet<Arc<str>> = {
+            let mut bl = self
+                .inner
+                .blacklist
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            match bl.get_mut(&(src.name.clone(), p.name())) {
+                Some(m) if !m.is_empty() => {
+                    let present: HashSet<&str> = lists
+                        .iter()
+                        .flat_map(|l| l.iter().map(Resource::key))
+                        .collect();
+                    // A resource that left discovery (or whose time is up) is forgiven:
+                    // when it comes back it is polled again.
+                    m.retain(|k, since| {
+                        present.contains(&**k) && now.duration_since(*since) < BLACKLIST_TTL
+                    });
+                    m.keys().cloned().collect()
+                }
+                _ => HashSet::new(),
+            }
+        };
+        let mut hist = cy.history.lock().unwrap_or_else(|e| e.into_inner());
+        let done = hist.entry(p.name()).or_default();
+        let mut out = Vec::new();
+        for r in lists.iter().flat_map(|l| l.iter()) {
+            if !done.insert(r.key_arc().clone()) {
+                continue;
+            }
+            cy.seen.fetch_add(1, Ordering::Relaxed);
+            if !owns(r.key().as_bytes()) {
+                continue;
+            }
+            cy.owned.fetch_add(1, Ordering::Relaxed);
+            if blk.contains(r.key()) {
+                continue;
+            }
+            out.push(r.clone());
+        }
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn per_resource(
+        &self,
+        cy: &Cycle,
+        ctx: &SampleCtx,
+        src: &ceilometer_config::Source,
+        p: Pollster,
+        pr: PerResource,
+        selected: Vec<Resource>,
+        em: &mut Emitter<'_>,
+    ) {
+        let inner = &*self.inner;
+        let cfg = &inner.cfg;
+        // Resolve the endpoint once per pollster run.
+        let base = match pr {
+            PerResource::Swift(_) => inner
+                .api
+                .endpoint(&cfg.service_types.swift)
+                .await
+                .map(|e| e.map(|u| crate::swift::account_base(&u))),
+            PerResource::DnsRecordsets => inner
+                .api
+                .endpoint(&cfg.service_types.designate)
+                .await
+                .map(|e| e.map(|u| u.trim_end_matches('/').trim_end_matches("/v2").to_owned())),
+            PerResource::Rgw(_) => self.rgw_endpoint().await,
+        };
+        let base = match base {
+            Ok(Some(b)) => b,
+            Ok(None) => {
+                tracing::warn!(pollster = p.name(), "Skipping pollster: its service is not registered in keystone for the configured interface and region");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(pollster = p.name(), error = %e, "Skipping pollster: keystone issue");
+                cy.error("identity");
+                return;
+            }
+        };
+        let conc = inner.api.http.concurrency();
+        let base = &base;
+        let mut results = stream::iter(selected)
+            .map(|r| async move {
+                let res = match (pr, r.kind()) {
+                    (PerResource::DnsRecordsets, Kind::Zone) => {
+                        crate::designate::recordsets(inner, cy, ctx, base, &r).await
+                    }
+                    (PerResource::Swift(m), Kind::Project | Kind::Static) => {
+                        crate::swift::poll(inner, cy, ctx, base, r.key_arc(), m).await
+                    }
+                    (PerResource::Rgw(m), Kind::Project | Kind::Static) => {
+                        crate::rgw::poll(inner, cy, ctx, base, r.key_arc(), m).await
+                    }
+                    _ => Err(Failure::BadData("resource of another kind".into())),
+                };
+                (r, res)
+            })
+            .buffer_unordered(conc);
+        while let Some((r, res)) = results.next().await {
+            match res {
+                Ok(samples) => {
+                    for s in samples {
+                        em.push(s).await;
+                    }
+                }
+                Err(Failure::BadData(e)) => {
+                    tracing::warn!(pollster = p.name(), resource = r.key(), error = %e, "Unusable API data; resource skipped");
+                    // Counted where it was found (shared calls count once), except kind
+                    // mismatches which are found here.
+                    if e == "resource of another kind" {
+                        cy.skip(1);
+                    }
+                }
+                Err(Failure::Api(e)) if e.is_permanent() => {
+                    tracing::error!(pollster = p.name(), source = %src.name, resource = r.key(), error = %e, "Prevent pollster from polling this resource on this source until it leaves discovery or for an hour");
+                    let mut bl = inner.blacklist.lock().unwrap_or_else(|x| x.into_inner());
+                    bl.entry((src.name.clone(), p.name()))
+                        .or_default()
+                        .insert(r.key_arc().clone(), Instant::now());
+                }
+                Err(Failure::Api(e)) if e.is_not_found() => {
+                    tracing::warn!(
+                        pollster = p.name(),
+                        resource = r.key(),
+                        "Resource not found on the service; skipped"
+                    );
+                }
+                Err(Failure::Api(e)) => {
+                    tracing::warn!(pollster = p.name(), resource = r.key(), error = %e, "API call failed; resource skipped this cycle");
+                }
+            }
+        }
+    }
+
+    async fn rgw_endpoint(&self) -> Result<Option<String>, crate::error::ApiError> {
+        let inner = &*self.inner;
+        let ty = inner.cfg.service_types.radosgw.clone();
+        let name = inner.cfg.rgw_client.rgw_service_name.clone();
+        if ty.is_none() && name.is_none() {
+            tracing::error!("Skipping radosgw polling: neither [service_types] radosgw nor [rgw_client] rgw_service_name is set");
+            return Ok(None);
+        }
+        let t = inner.api.token().await?;
+        let urls = inner.api.session.urls_where(&t, |s| {
+            ty.as_ref().is_none_or(|x| *x == s.service_type)
+                && name.as_ref().is_none_or(|x| *x == s.name)
+        });
+        Ok(urls.first().and_then(|u| crate::rgw::admin_url(u)))
+    }
+}
