@@ -94,13 +94,17 @@ async fn start_agent(
 ) -> anyhow::Result<DemoAgent> {
     let loaded = write_config(dir, name, sim, args.interval)?;
     let poller = crate::engine::build_poller(&loaded)?;
-    let router = Arc::new(crate::outputs::build_router(&loaded, &crate::engine::build_publisher)?);
+    let router = Arc::new(crate::outputs::build_router(
+        &loaded,
+        &crate::engine::build_publisher,
+    )?);
     let metrics = Arc::new(Metrics::default());
     let heartbeat = Duration::from_millis(250);
     let extra = joining_capabilities(clock.now_us(), heartbeat * 2 + Duration::from_millis(500));
     let (coordinator, view) = match &args.backend_url {
         Some(url) => {
-            let mut cfg = CoordinationConfig::new(RedisUrl::parse(url)?, name, "central-demo-global");
+            let mut cfg =
+                CoordinationConfig::new(RedisUrl::parse(url)?, name, "central-demo-global");
             cfg.heartbeat = heartbeat;
             cfg.extra_capabilities = extra.clone();
             coordination::start(cfg)?
@@ -171,21 +175,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .context("fault spec")?,
     )
     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    println!("simcloud: {} ({} projects, {} images, {} volumes)", sim.url(), args.projects, args.projects * 4, args.projects * 4);
+    println!(
+        "simcloud: {} ({} projects, {} images, {} volumes)",
+        sim.url(),
+        args.projects,
+        args.projects * 4,
+        args.projects * 4
+    );
     let backend = MemoryBackend::new();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match &args.backend_url {
         Some(u) => println!("coordination: {}", ceilometer_config::mask_url(u)),
-        None => println!("coordination: in-process backend (use --backend-url redis://... for Redis)"),
+        None => {
+            println!("coordination: in-process backend (use --backend-url redis://... for Redis)")
+        }
     }
 
     let mut agents: BTreeMap<String, DemoAgent> = BTreeMap::new();
     for n in ["agent-1", "agent-2", "agent-3"] {
-        agents.insert(n.into(), start_agent(dir.path(), n, &sim, &args, &backend, &clock).await?);
+        agents.insert(
+            n.into(),
+            start_agent(dir.path(), n, &sim, &args, &backend, &clock).await?,
+        );
     }
     let interval_us = (args.interval * 1_000_000) as i64;
     let first = CycleId::next_after(args.interval, clock.now_us() + 1_500_000);
-    let last = CycleId { k: first.k + args.cycles - 1, ..first };
     println!(
         "{} agents joined; cycles of {} s from cycle #{} (agent-2 leaves after cycle 2, agent-4 joins during cycle 4)\n",
         agents.len(),
@@ -194,10 +208,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     let bars = MultiProgress::new();
-    let style = ProgressStyle::with_template("{prefix:>8} {bar:30} {pos:>7} samples published  {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style =
+        ProgressStyle::with_template("{prefix:>8} {bar:30} {pos:>7} samples published  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
     let mut bar_of: BTreeMap<String, ProgressBar> = BTreeMap::new();
-    let total_expected = (args.projects * 4 + args.projects * 4 * 2 + args.projects * 2) as u64 * args.cycles;
+    let total_expected =
+        (args.projects * 4 + args.projects * 4 * 2 + args.projects * 2) as u64 * args.cycles;
     let add_bar = |name: &str, bars: &MultiProgress| {
         let b = bars.add(ProgressBar::new(total_expected / 3));
         b.set_style(style.clone());
@@ -209,55 +225,85 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
 
     let mut rows: Vec<String> = Vec::new();
-    let mut prev_published: BTreeMap<String, u64> = BTreeMap::new();
-    for step in 0..args.cycles {
-        let c = CycleId { k: first.k + step, ..first };
-        // Watch the cycle, updating the bars.
-        while clock.now_us() < c.end_us() {
-            for (n, a) in &agents {
-                if let Some(b) = bar_of.get(n) {
-                    b.set_position(published(a));
-                    b.set_message(format!("cycle #{}", c.k));
-                }
+    let mut gone: BTreeMap<String, Arc<Metrics>> = BTreeMap::new();
+    let watch = |until_us: i64,
+                 c: CycleId,
+                 agents: &BTreeMap<String, DemoAgent>,
+                 bar_of: &BTreeMap<String, ProgressBar>| {
+        for (n, a) in agents {
+            if let Some(b) = bar_of.get(n) {
+                b.set_position(published(a));
+                b.set_message(format!("cycle #{}", c.k));
             }
+        }
+        until_us
+    };
+    for step in 0..args.cycles {
+        let c = CycleId {
+            k: first.k + step,
+            ..first
+        };
+        // Events happen mid-cycle: a leaver finishes the cycle it is in, a joiner serves from
+        // the first cycle that starts after its settle margin.
+        while clock.now_us() < c.start_us() + interval_us / 2 {
+            watch(0, c, &agents, &bar_of);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        // Events at the end of some cycles.
         if step == 1 {
             if let Some(a) = agents.remove("agent-2") {
-                a.service.stop_gracefully(a.tasks, Duration::from_secs(30)).await;
+                a.service
+                    .stop_gracefully(a.tasks, Duration::from_secs(30))
+                    .await;
                 a.router.flush(Duration::from_secs(10)).await;
                 a.service.leave_group().await;
                 if let Some(b) = bar_of.get("agent-2") {
                     b.finish_with_message("left (graceful)");
                 }
-                rows.push(format!("  -- agent-2 left gracefully after cycle #{}", c.k));
+                rows.push(format!(
+                    "  -- agent-2 left gracefully during cycle #{} (after finishing it)",
+                    c.k
+                ));
+                gone.insert(a.name.clone(), a.metrics.clone());
             }
         }
         if step == 3 {
             let a = start_agent(dir.path(), "agent-4", &sim, &args, &backend, &clock).await?;
             bar_of.insert("agent-4".into(), add_bar("agent-4", &bars));
             agents.insert("agent-4".into(), a);
-            rows.push(format!("  -- agent-4 joined during cycle #{}", c.k + 1));
+            rows.push(format!(
+                "  -- agent-4 joined during cycle #{} (serves from the next one)",
+                c.k
+            ));
         }
-        let _ = interval_us;
+        // Let the cycle end and its polls finish (the next cycle may already be running).
+        while clock.now_us() < c.end_us() + interval_us / 2 {
+            watch(0, c, &agents, &bar_of);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         // Coverage of this cycle's window, from simcloud's accounting.
         let projects = sim.project_ids();
         let offset = clock.now_us() - sim.stats().now().as_micros() as i64;
         let to_sim = |us: i64| Duration::from_micros((us - offset).max(0) as u64);
-        let cov = sim.stats().coverage(PollKind::SwiftHeadAccount, &projects, to_sim(c.start_us()), to_sim(c.end_us()));
-        let shares: Vec<String> = cov.per_agent.iter().map(|(a, n)| format!("{a}: {n}")).collect();
+        let cov = sim.stats().coverage(
+            PollKind::SwiftHeadAccount,
+            &projects,
+            to_sim(c.start_us()),
+            to_sim(c.end_us()),
+        );
+        let shares: Vec<String> = cov
+            .per_agent
+            .iter()
+            .map(|(a, n)| format!("{a}: {n}"))
+            .collect();
         let samples: Vec<String> = agents
             .iter()
-            .map(|(n, a)| {
-                let p = published(a);
-                let d = p - prev_published.get(n).copied().unwrap_or(0);
-                prev_published.insert(n.clone(), p);
-                format!("{n}: {d}")
-            })
+            .map(|(n, a)| (n.clone(), a.metrics.samples_of(c)))
+            .chain(gone.iter().map(|(n, m)| (n.clone(), m.samples_of(c))))
+            .filter(|(_, s)| *s > 0)
+            .map(|(n, s)| format!("{n}: {s}"))
             .collect();
         rows.push(format!(
-            "  cycle #{:<6} accounts polled once {:>4} / missed {:>3} / duplicated {:>3}   shares [{}]   samples [{}]",
+            "  cycle #{:<10} Swift accounts polled once {:>4} / missed {:>3} / duplicated {:>3}   accounts per agent [{}]   samples [{}]",
             c.k,
             cov.polled_once.len(),
             cov.missed.len(),
@@ -269,7 +315,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for b in bar_of.values() {
         b.finish();
     }
-    let _ = last;
     println!("\nPer cycle (Swift accounts = projects; shares = accounts each agent polled):");
     for r in &rows {
         println!("{r}");
@@ -277,13 +322,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let takeovers: u64 = agents.values().map(|a| a.metrics.takeovers()).sum();
     println!("\ntakeovers: {takeovers}; stopping the remaining agents gracefully...");
     for (_, a) in agents {
-        a.service.stop_gracefully(a.tasks, Duration::from_secs(30)).await;
+        a.service
+            .stop_gracefully(a.tasks, Duration::from_secs(30))
+            .await;
         a.router.flush(Duration::from_secs(10)).await;
         a.service.leave_group().await;
         let _ = a.name;
     }
     let sink = sim.sink();
-    println!("simcloud's HTTP sink received {} POSTs of samples", sink.records().len());
+    println!(
+        "simcloud's HTTP sink received {} POSTs of samples",
+        sink.records().len()
+    );
     sim.shutdown().await;
     Ok(())
 }

@@ -204,7 +204,10 @@ fn cmd_demo(args: ceilometer_central::demo::DemoArgs, common: &CommonArgs) -> Ex
     if plan.stderr || plan.file.is_some() {
         let _ = logging::init(&plan);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ceilometer-central demo: cannot start the async runtime: {e}");

@@ -55,6 +55,8 @@ pub struct Metrics {
     foreign: AtomicI64,
     duplicate: AtomicI64,
     publishers: Mutex<BTreeMap<String, PublisherSnapshot>>,
+    /// Samples per recent cycle (own share + takeovers), for the demo and `status`.
+    per_cycle: Mutex<BTreeMap<CycleId, usize>>,
     /// Unix seconds of the last loop turn, for /healthz.
     pub heartbeat_s: AtomicI64,
 }
@@ -73,6 +75,13 @@ impl Metrics {
         took: Duration,
         now_us: i64,
     ) {
+        {
+            let mut pc = lock(&self.per_cycle);
+            *pc.entry(c).or_default() += r.samples;
+            while pc.len() > 64 {
+                pc.pop_first();
+            }
+        }
         let mut m = lock(&self.intervals);
         let s = m.entry(c.interval).or_default();
         match kind {
@@ -96,6 +105,11 @@ impl Metrics {
         for (svc, n) in &r.errors {
             *e.entry(svc.clone()).or_default() += *n as u64;
         }
+    }
+
+    /// Samples this agent produced for cycle `c` (own share and takeovers), if remembered.
+    pub fn samples_of(&self, c: CycleId) -> usize {
+        lock(&self.per_cycle).get(&c).copied().unwrap_or(0)
     }
 
     /// Members of the cycle that just started.

@@ -3,58 +3,18 @@
 //! A trait so the cycle machinery (membership per cycle, takeovers, shutdown) is tested with
 //! a scripted poller on tokio's paused clock, and runs with `pollsters::Engine` for real.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use ceilometer_config::Source;
-use sample::{Sample, Timestamp};
+use sample::Timestamp;
 use tokio::sync::mpsc;
 
 /// A boxed future (the poller is a trait object).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// One cycle to poll.
-#[derive(Debug, Clone)]
-pub struct CycleRequest {
-    /// The sources of the interval.
-    pub sources: Vec<Source>,
-    /// The samples' timestamp: the cycle's start, the same on every agent.
-    pub timestamp: Timestamp,
-    /// `[polling] batch_size` (0 = one sample per batch).
-    pub batch_size: usize,
-}
-
-/// Samples of one pollster of one source (at most `batch_size`).
-#[derive(Debug, Clone)]
-pub struct SampleBatch {
-    /// Source name.
-    pub source: String,
-    /// Pollster (entry-point) name.
-    pub pollster: &'static str,
-    /// The samples.
-    pub samples: Vec<Sample>,
-}
-
-/// What a cycle did.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CycleReport {
-    /// Resources discovered (before partitioning).
-    pub resources_seen: usize,
-    /// Resources this agent owned and polled.
-    pub resources_owned: usize,
-    /// Samples produced.
-    pub samples: usize,
-    /// API errors by service.
-    pub errors: BTreeMap<String, usize>,
-    /// Bad API entries logged, counted and skipped.
-    pub skipped: usize,
-    /// Pollsters that ran.
-    pub pollsters_run: usize,
-    /// Wall time.
-    pub duration: Duration,
-}
+// The contract types are the engine's own.
+pub use pollsters::{CycleReport, CycleRequest, SampleBatch};
 
 /// The partition filter: does this agent poll the resource with this stable key?
 pub type Owns<'a> = &'a (dyn Fn(&[u8]) -> bool + Send + Sync);
