@@ -218,7 +218,7 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
                     &sim,
                     redis.port,
                     admin,
-                    &["storage.objects", "storage.objects.containers"],
+                    &["storage.objects", "storage.containers.objects"],
                 );
                 a.signal("HUP");
                 events.push(format!("cycle {step}: agent-1 SIGHUP"));
@@ -267,7 +267,7 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
         failures.join("\n")
     );
 
-    // The reload added storage.objects.containers: Swift GET per account now happens.
+    // The reload added storage.containers.objects: a Swift GET per account now happens.
     let last = k0 + 11;
     let gets = sim.stats().coverage(
         PollKind::SwiftGetAccount,
@@ -277,7 +277,8 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
     );
     assert!(
         !gets.polled_once.is_empty(),
-        "the meter added by SIGHUP is polled"
+        "the meter added by SIGHUP is polled; agent-1 log:\n{}",
+        tail(&dir.path().join("agent-1.log"))
     );
     let _ = agents.get("agent-1").map(|a| a.conf.clone());
     for a in agents.values_mut() {
