@@ -30,6 +30,39 @@ pub struct DynSample {
 }
 
 impl DynSample {
+    /// The agent's [`sample::Sample`] with the cycle's timestamp and `[DEFAULT] sample_source`.
+    /// A sample without a resource id cannot be published (upstream would send `None`, which
+    /// every consumer rejects), so it is a [`SkipReason::Failed`].
+    pub fn into_sample(
+        self,
+        timestamp: sample::Timestamp,
+        source: &str,
+    ) -> Result<sample::Sample, SkipReason> {
+        let volume = self.volume();
+        let Some(resource_id) = self.resource_id else {
+            return Err(SkipReason::Failed(format!(
+                "sample {} has no resource_id",
+                self.name
+            )));
+        };
+        Ok(sample::Sample {
+            name: self.name,
+            sample_type: self.sample_type,
+            unit: self.unit,
+            volume,
+            user_id: self.user_id,
+            user_name: None,
+            project_id: self.project_id,
+            project_name: None,
+            resource_id,
+            timestamp,
+            resource_metadata: self.metadata,
+            source: source.to_owned(),
+            id: sample::new_message_id(),
+            monotonic_time: None,
+        })
+    }
+
     /// The value as a sample volume: numbers keep int/float, anything else is missing.
     pub fn volume(&self) -> sample::Volume {
         match &self.volume {

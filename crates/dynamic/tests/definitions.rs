@@ -60,6 +60,13 @@ fn single_metric_upstream_vpn_example() {
     assert_eq!(s[0].metadata["name"], json!("to-dc2")); // preserved
     assert!(!s[1].metadata.contains_key("psk")); // only metadata_fields are copied
     assert_eq!(s[0].volume(), sample::Volume::Missing); // "1" is a string, as upstream published it
+    let ts = sample::Timestamp::from_unix_micros(1_700_000_000_000_000);
+    let smp = s[1].clone().into_sample(ts, "openstack").unwrap();
+    assert_eq!(
+        (smp.volume, smp.resource_id.as_str(), smp.source.as_str()),
+        (sample::Volume::Int(0), "c2", "openstack")
+    );
+    assert_eq!(smp.resource_metadata["display_name"], json!("down"));
 }
 
 #[test]

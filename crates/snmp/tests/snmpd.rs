@@ -258,3 +258,54 @@ async fn walk_and_get_low_level() {
     assert!(rows[0].1.as_text().is_some());
     assert!(rows[1].1.is_missing());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_agent_blocks_nobody_and_hosts_are_bounded() {
+    let d = start().await;
+    // A UDP socket that receives and never answers: an agent that hangs.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let opts = ClientOptions {
+        timeout: Duration::from_millis(400),
+        retries: 1,
+        ..ClientOptions::default()
+    };
+    let poller = HardwarePoller::new(opts, 2);
+    let live = SnmpResource::parse(&format!("snmp://t3stcomm@127.0.0.1:{}", d.port)).unwrap();
+    let dead = SnmpResource::parse(&format!("snmp://t3stcomm@127.0.0.1:{silent_port}")).unwrap();
+    let started = tokio::time::Instant::now();
+    let (p1, p2) = (poller.clone(), poller.clone());
+    let dead_task = tokio::spawn(async move {
+        p1.poll(&dead, &["hardware.memory.total"], Timestamp::now())
+            .await
+    });
+    let live_out = p2
+        .poll(&live, &["hardware.memory.total"], Timestamp::now())
+        .await;
+    let live_elapsed = started.elapsed();
+    assert_eq!(live_out.samples.len(), 1);
+    assert!(
+        live_elapsed < Duration::from_millis(400),
+        "live host waited for the dead one: {live_elapsed:?}"
+    );
+    let dead_out = dead_task.await.unwrap();
+    assert!(matches!(
+        dead_out.errors.as_slice(),
+        [(Group::Memory, SnmpError::Timeout { attempts: 2, .. })]
+    ));
+    assert!(started.elapsed() >= Duration::from_millis(800));
+
+    // With one permit, two hanging hosts are polled one after the other.
+    let poller = HardwarePoller::new(opts, 1);
+    let dead = SnmpResource::parse(&format!("snmp://c@127.0.0.1:{silent_port}")).unwrap();
+    let started = tokio::time::Instant::now();
+    let a = poller.poll(&dead, &["hardware.memory.total"], Timestamp::now());
+    let b = poller.poll(&dead, &["hardware.memory.total"], Timestamp::now());
+    let _ = tokio::join!(a, b);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1600),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(silent);
+}
