@@ -173,7 +173,7 @@ fn is_subset(small: &Json, big: &Json) -> bool {
 
 impl Definition {
     /// Parse a response body with the configured handlers, in order; the first that parses
-    /// wins (`text` gives `[{"out": body}]`).
+    /// wins (`xml` gives xmltodict's shape, `text` gives `[{"out": body}]`).
     pub fn parse_body(&self, body: &[u8]) -> Result<Json, ExtractError> {
         let mut errors = Vec::new();
         for h in &self.response_handlers {
@@ -181,6 +181,10 @@ impl Definition {
                 ResponseHandler::Json => match serde_json::from_slice::<Json>(body) {
                     Ok(j) => return Ok(j),
                     Err(e) => errors.push(format!("json: {e}")),
+                },
+                ResponseHandler::Xml => match crate::xml::parse(body) {
+                    Ok(j) => return Ok(j),
+                    Err(e) => errors.push(format!("xml: {e}")),
                 },
                 ResponseHandler::Text => {
                     let text = String::from_utf8_lossy(body).into_owned();

@@ -650,11 +650,7 @@ impl Cx<'_> {
             let h = match it.scalar_str().as_deref() {
                 Some("json") => ResponseHandler::Json,
                 Some("text") => ResponseHandler::Text,
-                Some("xml") => {
-                    self.err(it, "response_handlers", "the 'xml' response handler is not implemented by this agent yet; use json or text");
-                    ok = false;
-                    continue;
-                }
+                Some("xml") => ResponseHandler::Xml,
                 other => {
                     self.err(
                         it,

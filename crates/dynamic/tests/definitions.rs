@@ -385,7 +385,10 @@ fn xml_handler_and_extra_metadata() {
   endpoint_type: x
   url_path: x
   value_attribute: v
-  response_handlers: [xml]
+  response_handlers: [xml, json]
+  response_entries_key: "servers.server"
+  resource_id_attribute: "@id"
+  metadata_fields: ["name"]
 - name: dynamic.y
   sample_type: cumulative
   unit: x
@@ -401,11 +404,26 @@ fn xml_handler_and_extra_metadata() {
       value: "flavor.name"
 "#;
     let (defs, findings) = parse_file(Path::new("x.yaml"), yaml);
-    assert_eq!(defs.len(), 1);
-    assert!(findings[0]
-        .message
-        .contains("'xml' response handler is not implemented"));
-    let d = &defs[0];
+    assert!(findings.is_empty(), "{findings:?}");
+    let x = &defs[0];
+    let body = x
+        .parse_body(br#"<servers><server id="a"><name>web</name><v>3</v></server><server id="b"><name>db</name><v>4</v></server></servers>"#)
+        .unwrap();
+    let s: Vec<_> = x
+        .samples_from_response(&body)
+        .unwrap()
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(s.len(), 2);
+    assert_eq!(
+        (s[1].resource_id.as_deref(), &s[1].volume),
+        (Some("b"), &json!("4"))
+    );
+    assert_eq!(s[0].metadata["name"], json!("web"));
+    assert_eq!(x.parse_body(b"[1]").unwrap(), json!([1])); // xml fails, json parses
+    assert!(x.parse_body(b"neither").is_err());
+    let d = &defs[1];
     assert_eq!(d.extra_metadata_fields_cache_seconds, 60);
     assert_eq!(d.extra_metadata_fields[0].name, "flavor_name");
     assert!(d.extra_metadata_fields[0].url_path.expr.is_some());
