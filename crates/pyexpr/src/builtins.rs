@@ -381,7 +381,7 @@ impl Ev<'_> {
                 } else {
                     (span - 1) / step.saturating_abs() + 1
                 };
-                self.size_check(usize::try_from(count).unwrap_or(usize::MAX))?;
+                self.elems(usize::try_from(count).unwrap_or(usize::MAX))?;
                 Ok(Value::list(
                     (0..count).map(|k| Value::Int(start + k * step)).collect(),
                 ))
@@ -461,7 +461,7 @@ impl Ev<'_> {
                     ),
                     _ => return Err(no_attr()),
                 };
-                self.size_check(d.len())?;
+                self.elems(d.len())?;
                 Ok(r)
             }
             Value::List(l) | Value::Tuple(l) => match name {
@@ -560,7 +560,7 @@ impl Ev<'_> {
                         .ok_or_else(|| type_err("maxsplit must be an integer"))?,
                 };
                 let parts = split(s, sep, max, name == "rsplit")?;
-                self.size_check(parts.len())?;
+                self.elems(parts.len())?;
                 Value::list(parts.into_iter().map(Value::str).collect())
             }
             "replace" => {

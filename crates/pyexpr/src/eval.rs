@@ -65,6 +65,13 @@ impl<'a> Ev<'a> {
         self.sized(len)
     }
 
+    /// Building `n` list/tuple elements costs `n` steps (and obeys the size limit), so the
+    /// step budget also bounds memory: at most ~100 000 elements per evaluation by default.
+    pub(crate) fn elems(&mut self, n: usize) -> Result<(), EvalError> {
+        self.sized(n)?;
+        self.tick(n as u64)
+    }
+
     pub(crate) fn max_len(&self) -> usize {
         self.limits.max_len
     }
@@ -75,7 +82,7 @@ impl<'a> Ev<'a> {
     }
 
     fn l(&mut self, v: Vec<Value>) -> Result<Value, EvalError> {
-        self.sized(v.len())?;
+        self.elems(v.len())?;
         Ok(Value::list(v))
     }
 
@@ -293,7 +300,7 @@ impl<'a> Ev<'a> {
                     self.l(x.iter().chain(y.iter()).cloned().collect())
                 }
                 (Value::Tuple(x), Value::Tuple(y)) => {
-                    self.sized(x.len() + y.len())?;
+                    self.elems(x.len() + y.len())?;
                     Ok(Value::Tuple(Arc::new(
                         x.iter().chain(y.iter()).cloned().collect(),
                     )))
@@ -317,14 +324,14 @@ impl<'a> Ev<'a> {
                 }
                 (Value::List(l), n) | (n, Value::List(l)) if n.as_int().is_some() => {
                     let n = usize::try_from(n.as_int().unwrap_or(0).max(0)).unwrap_or(0);
-                    self.sized(l.len().saturating_mul(n))?;
+                    self.elems(l.len().saturating_mul(n))?;
                     Ok(Value::list(
                         l.iter().cloned().cycle().take(l.len() * n).collect(),
                     ))
                 }
                 (Value::Tuple(l), n) | (n, Value::Tuple(l)) if n.as_int().is_some() => {
                     let n = usize::try_from(n.as_int().unwrap_or(0).max(0)).unwrap_or(0);
-                    self.sized(l.len().saturating_mul(n))?;
+                    self.elems(l.len().saturating_mul(n))?;
                     Ok(Value::Tuple(Arc::new(
                         l.iter().cloned().cycle().take(l.len() * n).collect(),
                     )))

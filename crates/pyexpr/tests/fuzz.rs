@@ -90,3 +90,94 @@ proptest! {
         assert_terminates(&src);
     }
 }
+
+/// Syntactically valid expressions, so evaluation (not just parsing) is exercised.
+fn valid_expr() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(vec![
+        "value",
+        "value['a']",
+        "value['s']",
+        "value['n']",
+        "1",
+        "-2",
+        "0",
+        "2.5",
+        "'a_b'",
+        "''",
+        "None",
+        "True",
+        "[1, 'x', 2.5]",
+        "{'k': [1, 2]}",
+        "(1, 2)",
+        "62",
+        "x",
+    ])
+    .prop_map(str::to_owned);
+    leaf.prop_recursive(5, 64, 3, |inner| {
+        let ops = prop::sample::select(vec![
+            "+", "-", "*", "/", "//", "%", "**", "==", "<", ">=", "in", "not in", "is", "and", "or",
+        ]);
+        let funcs = prop::sample::select(vec![
+            "len",
+            "str",
+            "int",
+            "float",
+            "bool",
+            "abs",
+            "round",
+            "sorted",
+            "list",
+            "sum",
+            "min",
+            "max",
+            "any",
+            "all",
+            "range",
+            "repr",
+            "tuple",
+            "dict",
+            "enumerate",
+            "reversed",
+        ]);
+        let methods = prop::sample::select(vec![
+            "split('_')",
+            "upper()",
+            "strip()",
+            "replace('a', 'bb')",
+            "get('k', 0)",
+            "keys()",
+            "items()",
+            "count(1)",
+            "index(1)",
+            "join(['p', 'q'])",
+            "format(1, 2)",
+            "find('b')",
+            "startswith('a')",
+            "zfill(3)",
+        ]);
+        prop_oneof![
+            (inner.clone(), ops, inner.clone()).prop_map(|(a, o, b)| format!("({a} {o} {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}[{b}]")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(a, b, c)| format!("{a}[{b}:{c}]")),
+            (funcs, inner.clone()).prop_map(|(f, a)| format!("{f}({a})")),
+            (inner.clone(), methods).prop_map(|(a, m)| format!("({a}).{m}")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("[x for x in {a} if {b}]")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(a, b, c)| format!("({a} if {b} else {c})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("('%s-%r' % ({a}, {b}))")),
+            inner.prop_map(|a| format!("(not {a})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn valid_expressions_parse_and_evaluate_within_budget(src in valid_expr()) {
+        let e = Expr::parse(&src).map_err(|e| TestCaseError::fail(format!("{src}: {e}")))?;
+        let limits = Limits { max_steps: 20_000, max_len: 1 << 16 };
+        let _ = e.eval_with(&scope(), limits);
+    }
+}

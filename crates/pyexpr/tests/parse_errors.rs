@@ -82,6 +82,11 @@ fn step_and_size_limits() {
     assert!(matches!(e.eval(&scope), Err(EvalError::SizeLimit(_))));
     let e = Expr::parse("'%0999999999d' % 1").unwrap();
     assert!(matches!(e.eval(&scope), Err(EvalError::SizeLimit(_))));
+    // Lists cost a step per element, so the step budget bounds memory too.
+    let e = Expr::parse("range(4000000)").unwrap();
+    assert!(matches!(e.eval(&scope), Err(EvalError::StepLimit(_))));
+    let e = Expr::parse("[0] * 4000000").unwrap();
+    assert!(matches!(e.eval(&scope), Err(EvalError::StepLimit(_))));
     let e = Expr::parse("2 ** 64").unwrap();
     assert!(matches!(e.eval(&scope), Err(EvalError::Overflow(_))));
     let small = Limits {
