@@ -30,7 +30,8 @@ pub enum Value {
     List(Arc<Vec<Value>>),
     /// `tuple`.
     Tuple(Arc<Vec<Value>>),
-    /// `dict`, insertion-ordered; keys are unique (lookups compare with Python `==`).
+    /// `dict`, insertion-ordered; keys are unique (lookups compare with Python `==`, by a
+    /// linear scan: fine for API entries, slow only for dicts with many thousand keys).
     Dict(Arc<Vec<(Value, Value)>>),
 }
 
