@@ -17,6 +17,8 @@ for pair in redis-server:redis-server redis-sentinel:redis-sentinel; do
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# net-snmp's agent for crates/snmp's tests (they start their own on a free loopback port).
+[ -x /usr/sbin/snmpd ] || command -v snmpd >/dev/null 2>&1 || need+=(snmpd)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
