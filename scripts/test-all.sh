@@ -19,6 +19,8 @@ done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # net-snmp's agent for crates/snmp's tests (they start their own on a free loopback port).
 [ -x /usr/sbin/snmpd ] || command -v snmpd >/dev/null 2>&1 || need+=(snmpd)
+# RabbitMQ for the bus publisher's tests (they start a private broker on a free port).
+[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 if ((${#need[@]})); then
   log "installing ${need[*]}"
   SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
@@ -30,7 +32,7 @@ if ((${#need[@]})); then
   fi
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  [ -n "$made_policy" ] && $SUDO rm -f "$policy"
+  if [ -n "$made_policy" ]; then $SUDO rm -f "$policy"; fi
 fi
 
 # --- Python venv with the real tooz (the interop peer) --------------------------------------
