@@ -25,11 +25,19 @@ pub fn build_poller(loaded: &Loaded) -> anyhow::Result<Arc<dyn Poller>> {
         user_agent: format!("ceilometer-central/{}", env!("CARGO_PKG_VERSION")),
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Arc::new(EnginePoller(engine)))
+    Ok(Arc::new(EnginePoller {
+        engine,
+        keystone: std::sync::Mutex::new(None),
+    }))
 }
 
-/// The pollsters engine behind the agent's [`Poller`] trait.
-struct EnginePoller(pollsters::Engine);
+/// The pollsters engine behind the agent's [`Poller`] trait. Remembers whether the last
+/// cycle could talk to Keystone, for `/readyz`.
+struct EnginePoller {
+    engine: pollsters::Engine,
+    /// `(identity errors, Unix s)` of the last cycle; `None` before the first.
+    keystone: std::sync::Mutex<Option<(usize, i64)>>,
+}
 
 impl Poller for EnginePoller {
     fn poll_cycle<'a>(
@@ -38,7 +46,22 @@ impl Poller for EnginePoller {
         owns: Owns<'a>,
         out: &'a tokio::sync::mpsc::Sender<SampleBatch>,
     ) -> BoxFuture<'a, CycleReport> {
-        Box::pin(self.0.poll_cycle(req, owns, out))
+        Box::pin(async move {
+            let r = self.engine.poll_cycle(req, owns, out).await;
+            let errs = r.errors.get("identity").copied().unwrap_or(0);
+            if let Ok(mut k) = self.keystone.lock() {
+                *k = Some((errs, sample::Timestamp::now().unix_micros() / 1_000_000));
+            }
+            r
+        })
+    }
+
+    fn health(&self) -> (bool, serde_json::Value) {
+        match self.keystone.lock().ok().and_then(|k| *k) {
+            None => (true, serde_json::json!("no cycle yet")),
+            Some((0, at)) => (true, serde_json::json!({"last_cycle_unix_s": at, "identity_errors": 0})),
+            Some((n, at)) => (false, serde_json::json!({"last_cycle_unix_s": at, "identity_errors": n})),
+        }
     }
 }
 
