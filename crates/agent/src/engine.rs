@@ -59,8 +59,14 @@ impl Poller for EnginePoller {
     fn health(&self) -> (bool, serde_json::Value) {
         match self.keystone.lock().ok().and_then(|k| *k) {
             None => (true, serde_json::json!("no cycle yet")),
-            Some((0, at)) => (true, serde_json::json!({"last_cycle_unix_s": at, "identity_errors": 0})),
-            Some((n, at)) => (false, serde_json::json!({"last_cycle_unix_s": at, "identity_errors": n})),
+            Some((0, at)) => (
+                true,
+                serde_json::json!({"last_cycle_unix_s": at, "identity_errors": 0}),
+            ),
+            Some((n, at)) => (
+                false,
+                serde_json::json!({"last_cycle_unix_s": at, "identity_errors": n}),
+            ),
         }
     }
 }

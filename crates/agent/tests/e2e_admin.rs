@@ -1,0 +1,106 @@
+//! The admin listener and `status` against a running fleet.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{cycle_ahead, cycle_start, sleep_until_wall, Harness};
+use testsupport::{http_get, wait_for, Proc};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_status() {
+    let redis = Proc::redis(&[]).await;
+    let url = format!(
+        "redis://127.0.0.1:{}?timeout=3&membership_timeout=2",
+        redis.port
+    );
+    let mut h = Harness::start(60, url.clone()).await;
+    h.extra = "[polling]\nenable_notifications = false\n".into();
+    let a1 = h.start_agent("agent-1");
+    let a2 = h.start_agent("agent-2");
+    for a in [&a1, &a2] {
+        wait_for(
+            &format!("{} ready", a.name),
+            Duration::from_secs(30),
+            || a.ready(),
+        )
+        .await;
+    }
+    // Two full cycles so every member has recorded one.
+    let k = cycle_ahead(1);
+    sleep_until_wall(cycle_start(k + 2) + 1_500_000).await;
+
+    let (code, body) = http_get(a1.admin, "/healthz").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = http_get(a1.admin, "/readyz").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    for check in ["coordination", "keystone", "publishers"] {
+        assert_eq!(ready["checks"][check]["ok"], true, "{check}: {body}");
+    }
+    let (_, metrics) = http_get(a1.admin, "/metrics").unwrap();
+    for family in [
+        "ceilometer_central_cycle_duration_seconds{interval=\"4\"}",
+        "ceilometer_central_resources_owned{interval=\"4\"}",
+        "ceilometer_central_samples_polled_total",
+        "ceilometer_central_members 2",
+        "ceilometer_central_coordination_connected 1",
+        "ceilometer_central_foreign_members 0",
+        "ceilometer_central_last_successful_cycle_timestamp_seconds",
+    ] {
+        assert!(metrics.contains(family), "{family} missing in:\n{metrics}");
+    }
+    assert_eq!(http_get(a1.admin, "/nope").unwrap().0, 404);
+
+    // `status`: both members, their shares, and complete coverage of a finished cycle.
+    let out = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_ceilometer-central"))
+                .args(["status", "--backend-url", &url, "--group", "central-global"])
+                .env("HOME", "/nonexistent-home")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in ["agent-1", "agent-2"] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(n))
+            .unwrap_or_else(|| panic!("{n} in {text}"));
+        assert!(line.contains('%'), "share shown: {line}");
+    }
+    assert!(
+        text.contains(": complete"),
+        "a finished cycle is complete:\n{text}"
+    );
+
+    // An agent that cannot authenticate is alive but not ready, and says why.
+    h.extra
+        .push_str("[service_credentials]\npassword = wrong\n");
+    let bad = h.start_agent("agent-bad");
+    wait_for(
+        "agent-bad reports Keystone errors on /readyz",
+        Duration::from_secs(30),
+        || async {
+            http_get(bad.admin, "/readyz")
+                .is_some_and(|(code, body)| code == 503 && body.contains("identity_errors"))
+        },
+    )
+    .await;
+    assert_eq!(
+        http_get(bad.admin, "/healthz").unwrap().0,
+        200,
+        "alive though not ready"
+    );
+}
