@@ -204,3 +204,91 @@ async fn join_graceful_leave_and_crash_keep_every_cycle_covered() {
     let takeovers: u64 = agents.values().map(|a| a.service.takeovers()).sum();
     assert!(takeovers >= 1, "the crash was taken over");
 }
+
+struct SlowPoller {
+    took: Duration,
+    running: Arc<std::sync::atomic::AtomicUsize>,
+    max_running: Arc<std::sync::atomic::AtomicUsize>,
+    starts: Arc<Mutex<Vec<i64>>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Poller for SlowPoller {
+    fn poll_cycle<'a>(
+        &'a self,
+        req: &'a CycleRequest,
+        _owns: Owns<'a>,
+        _out: &'a mpsc::Sender<SampleBatch>,
+    ) -> BoxFuture<'a, CycleReport> {
+        use std::sync::atomic::Ordering;
+        Box::pin(async move {
+            self.starts
+                .lock()
+                .unwrap()
+                .push(self.clock.now_us() - req.timestamp.unix_micros());
+            let n = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.max_running.fetch_max(n, Ordering::SeqCst);
+            tokio::time::sleep(self.took).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            CycleReport::default()
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn overruns_are_counted_and_cycles_never_overlap() {
+    use std::sync::atomic::Ordering;
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(T0_US + 1_000_000));
+    let poller = Arc::new(SlowPoller {
+        // 1.5 intervals: every cycle overruns, and every other cycle start is missed.
+        took: Duration::from_secs(15),
+        running: Arc::default(),
+        max_running: Arc::default(),
+        starts: Arc::default(),
+        clock: clock.clone(),
+    });
+    let metrics = Arc::new(Metrics::default());
+    let service = Service::new(
+        ServiceSettings {
+            member_id: MemberId::from("solo"),
+            batch_size: 50,
+            record_ttl: Duration::from_secs(600),
+            history: 4,
+        },
+        poller.clone(),
+        vec![source()],
+        Arc::new(NullSink),
+        None,
+        clock.clone(),
+        metrics.clone(),
+    );
+    let tasks = service.start();
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    for t in tasks {
+        t.abort();
+    }
+    assert_eq!(
+        poller.max_running.load(Ordering::SeqCst),
+        1,
+        "a cycle never overlaps the previous one"
+    );
+    let starts = poller.starts.lock().unwrap().clone();
+    // Late starts: every cycle after the first begins after its nominal start.
+    assert!(starts.len() >= 5, "{starts:?}");
+    assert!(starts[1..].iter().all(|late| *late > 0), "{starts:?}");
+    let text = metrics.render();
+    let get = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        get("ceilometer_central_cycle_overruns_total") >= 4.0,
+        "{text}"
+    );
+    assert!(
+        get("ceilometer_central_cycles_skipped_total") >= 1.0,
+        "{text}"
+    );
+}

@@ -104,3 +104,50 @@ async fn health_readiness_metrics_and_status() {
         "alive though not ready"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_notify_watchdog_and_sigint() {
+    let mut h = Harness::start(20, "unused".into()).await;
+    // No coordination: a lone agent polls everything and is ready at its first cycle.
+    h.backend_url = String::new();
+    h.extra = "[polling]\nenable_notifications = false\n".into();
+    let sock_path = h.dir.path().join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut a = h.start_agent_env(
+        "agent-1",
+        &[
+            ("NOTIFY_SOCKET", sock_path.display().to_string()),
+            ("WATCHDOG_USEC", "1000000".into()),
+        ],
+    );
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !(got.iter().any(|m: &String| m == "READY=1") && got.iter().any(|m| m == "WATCHDOG=1")) {
+        let n = tokio::task::block_in_place(|| sock.recv(&mut buf))
+            .expect("a notify message within 20 s");
+        got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert_eq!(got[0], "READY=1", "{got:?}");
+    // SIGINT: stop at once, without waiting for a cycle.
+    let t = tokio::time::Instant::now();
+    a.signal("INT");
+    let status = a
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGINT");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "immediate: {:?}",
+        t.elapsed()
+    );
+    // Everything sent before exit is queued on our socket; STOPPING=1 must be among it.
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Ok(n) = sock.recv(&mut buf) {
+        rest.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
+}

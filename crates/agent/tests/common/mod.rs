@@ -123,13 +123,13 @@ impl Harness {
             &conf,
             format!(
                 "[DEFAULT]\nhost = {name}\n\n[polling]\ncfg_file = {}\nbatch_size = 50\n\n\
-                 [coordination]\nbackend_url = {}\nheartbeat = 0.25\n\n\
+                 [coordination]\n{}heartbeat = 0.25\n\n\
                  [service_credentials]\nauth_type = password\nauth_url = {}\nusername = {name}\npassword = secret\n\
                  user_domain_name = Default\nproject_name = service\nproject_domain_name = Default\ninterface = public\n\n\
                  [publisher]\ntelemetry_secret = e2e\n\n\
                  [ceilometer_central]\nadmin_listen = 127.0.0.1:{admin}\nspool_dir =\napi_timeout = 5\nmax_clock_skew = 0.2\napi_concurrency = 2\n\n{}",
                 polling.display(),
-                self.backend_url,
+                if self.backend_url.is_empty() { String::new() } else { format!("backend_url = {}\n", self.backend_url) },
                 self.sim.auth_url(),
                 self.extra,
             ),
@@ -139,6 +139,10 @@ impl Harness {
     }
 
     pub fn start_agent(&self, name: &str) -> Agent {
+        self.start_agent_env(name, &[])
+    }
+
+    pub fn start_agent_env(&self, name: &str, env: &[(&str, String)]) -> Agent {
         let admin = testsupport::free_port();
         let conf = self.write_conf(name, admin, &["storage.objects"]);
         let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
@@ -147,6 +151,7 @@ impl Harness {
             .arg(&conf)
             .env("HOME", self.dir.path())
             .env("RUST_LOG", "info")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
