@@ -377,6 +377,17 @@ impl std::fmt::Debug for HardwareSection {
     }
 }
 
+/// `[cache]` (oslo.cache): the name-resolution cache of `identity_name_discovery`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheSection {
+    /// `enabled` (false).
+    pub enabled: bool,
+    /// `backend` (`dogpile.cache.null`); only in-memory caching is implemented here.
+    pub backend: String,
+    /// `expiration_time` seconds (600).
+    pub expiration_time: Duration,
+}
+
 /// `[ceilometer_central]`: options of this agent that Ceilometer does not have.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CentralSection {
@@ -429,6 +440,8 @@ pub struct CeilometerConf {
     pub hardware: HardwareSection,
     /// `[ceilometer_central]`.
     pub central: CentralSection,
+    /// `[cache]`.
+    pub cache: CacheSection,
 }
 
 /// Environment variables the agent reads, injected so tests need not touch the process env.
@@ -494,6 +507,7 @@ pub const OWNED_SECTIONS: &[&str] = &[
     "rgw_client",
     "hardware",
     "ceilometer_central",
+    "cache",
 ];
 
 impl CeilometerConf {
@@ -877,6 +891,24 @@ impl CeilometerConf {
             ) as usize,
         };
 
+        let cache = CacheSection {
+            enabled: s.bool(Opt::new("cache", "enabled"), false),
+            backend: s.string_or(Opt::new("cache", "backend"), "dogpile.cache.null"),
+            expiration_time: secs(s.float(Opt::new("cache", "expiration_time"), 600.0, Some(0.0))),
+        };
+        // Options of §5 read by other parts of Ceilometer (compute, notification agent,
+        // privsep): accepted without effect, so they are not reported as unknown.
+        for name in [
+            "reserved_metadata_namespace",
+            "reserved_metadata_length",
+            "reserved_metadata_keys",
+            "max_parallel_requests",
+            "rootwrap_config",
+            "log_options",
+        ] {
+            let _ = s.get(&Opt::new(D, name));
+        }
+
         let conf = CeilometerConf {
             default,
             logging,
@@ -892,6 +924,7 @@ impl CeilometerConf {
             rgw_client,
             hardware,
             central,
+            cache,
         };
         conf.check(s);
         report_unknown(s);

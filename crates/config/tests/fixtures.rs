@@ -130,6 +130,17 @@ fn every_spec_option_is_read_with_its_type() {
     );
     assert_eq!(c.central.admin_listen, None);
     assert_eq!(c.central.api_concurrency, 8);
+    assert!(c.cache.enabled);
+    assert_eq!(c.cache.backend, "oslo_cache.dict");
+    assert_eq!(c.cache.expiration_time, Duration::from_secs(300));
+    assert!(
+        !loaded
+            .warnings
+            .iter()
+            .any(|w| w.to_string().contains("unknown option")),
+        "every option of the table is known: {:?}",
+        loaded.warnings
+    );
 
     // polling.yaml next to the config file.
     let def = &loaded.polling;
