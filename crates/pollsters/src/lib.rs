@@ -21,9 +21,11 @@ mod aodh;
 mod cinder;
 pub mod designate;
 pub mod discovery;
+mod dynpoll;
 mod engine;
 mod error;
 mod glance;
+mod hardware;
 mod http;
 pub mod keystone;
 mod keystone_discovery;
@@ -37,11 +39,42 @@ mod sigv4;
 pub mod swift;
 mod time;
 
-pub use engine::{pollster_names, CycleReport, CycleRequest, Engine, EngineConfig, SampleBatch};
+pub use engine::{
+    known_meters, pollster_names, CycleReport, CycleRequest, Engine, EngineConfig, EngineExtras,
+    SampleBatch,
+};
 pub use error::{ApiError, EngineError};
+pub use hardware::SnmpSettings;
 pub use http::RetryPolicy;
 pub use registry::Pollster;
 
 /// Entry-point names of the built-in central pollsters (Ceilometer 27.0.0, spec §3.2): what
 /// `meters:` patterns in `polling.yaml` are matched against. Generated from the registry.
 pub const CENTRAL_POLLSTERS: &[&str] = Pollster::NAMES;
+
+/// Dynamic pollster definitions and loading findings (re-exported for the agent).
+pub use dynamic::{Definition as DynamicDefinition, Finding as DynamicFinding};
+
+/// The dynamic pollster directories in the order they are read: `[DEFAULT]
+/// pollsters_definitions_dirs` first, then `[polling] pollsters_definitions_dirs` (which
+/// upstream ignores; we honour it), without duplicates.
+pub fn dynamic_dirs(default_dirs: &[String], polling_dirs: &[String]) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = Vec::new();
+    for d in default_dirs.iter().chain(polling_dirs) {
+        let p = std::path::PathBuf::from(d);
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Loads every dynamic pollster definition of `dirs` (see [`dynamic_dirs`]): the valid
+/// definitions of the central namespace (first of each name) and every finding (already
+/// logged; give them to `validate`). A broken file or definition is skipped, the others load.
+pub fn load_dynamic(
+    dirs: &[std::path::PathBuf],
+) -> (Vec<dynamic::Definition>, Vec<dynamic::Finding>) {
+    let l = dynamic::load_dirs(dirs);
+    (l.definitions, l.findings)
+}
