@@ -134,6 +134,17 @@ pub fn known_meters(dynamic: &[dynamic::Definition]) -> Vec<String> {
     out
 }
 
+/// A source's static resources for the built-in and dynamic pollsters: `snmp://` URLs
+/// belong to the hardware pollsters only (and carry credentials that must not reach a
+/// partition key or a log line), so they are left out.
+fn static_resources(src: &ceilometer_config::Source) -> Vec<Resource> {
+    src.resources
+        .iter()
+        .filter(|r| !crate::hardware::is_snmp(r))
+        .map(|r| Resource::bare(Kind::Static, r))
+        .collect()
+}
+
 /// Names of dynamic pollsters live for the whole process: each distinct name is leaked once
 /// (reloads with the same definitions leak nothing more), so batches can keep carrying a
 /// `&'static str` pollster name.
@@ -460,12 +471,7 @@ impl Engine {
             // Candidates: static resources + the source's discoveries, else the default.
             let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
             if !src.resources.is_empty() {
-                lists.push(Arc::new(
-                    src.resources
-                        .iter()
-                        .map(|r| Resource::bare(Kind::Static, r))
-                        .collect(),
-                ));
+                lists.push(Arc::new(static_resources(src)));
             }
             for d in &src.discovery {
                 lists.push(discover(inner, cy, d).await);
@@ -550,12 +556,7 @@ impl Engine {
         let inner = &*self.inner;
         let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
         if !src.resources.is_empty() {
-            lists.push(Arc::new(
-                src.resources
-                    .iter()
-                    .map(|r| Resource::bare(Kind::Static, r))
-                    .collect(),
-            ));
+            lists.push(Arc::new(static_resources(src)));
         }
         for d in &src.discovery {
             lists.push(discover(inner, cy, d).await);

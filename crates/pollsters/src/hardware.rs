@@ -60,7 +60,8 @@ pub(crate) fn names() -> impl Iterator<Item = &'static str> {
     METERS.iter().map(|m| m.name)
 }
 
-fn is_snmp(r: &str) -> bool {
+/// Whether a static resource is an SNMP URL.
+pub(crate) fn is_snmp(r: &str) -> bool {
     r.get(..7)
         .is_some_and(|p| p.eq_ignore_ascii_case("snmp://"))
 }
