@@ -4,6 +4,22 @@
 //! drives it through [`Engine::poll_cycle`] once per interval and fans the streamed
 //! [`SampleBatch`]es out to publishers.
 //!
+//! Besides the built-in registry the engine runs, when given them through
+//! [`Engine::with_extras`]:
+//! - **dynamic pollsters** (spec §3.4; definitions from [`load_dynamic`]): per resource a GET
+//!   (OpenStack kind: catalog URL of `endpoint_type` + `url_path`, Keystone token, the
+//!   per-service concurrency bound; non-OpenStack kind: the absolute `url_path` with the
+//!   YAML-declared basic / bearer / header authentication), paging, response handlers,
+//!   extraction by the `dynamic` crate, `extra_metadata_fields` with a per-URL response cache
+//!   kept across cycles (TTL `extra_metadata_fields_cache_seconds`, at most 4096 responses).
+//!   Partition key: the resource (endpoint URL, static resource, or the non-OpenStack URL
+//!   without credentials and query). A non-OpenStack answer other than 200 stops that
+//!   pollster for the cycle; `barbican:` default discovery is not available.
+//! - **SNMP `hardware.*` pollsters** (spec §3.5): static `snmp://` resources of the sources
+//!   matching them; each host polled once per cycle for the union of its sources' meters;
+//!   partition key and logs use the URL without credentials. Other pollsters never see
+//!   `snmp://` resources.
+//!
 //! Deliberate differences from Ceilometer 27.0.0 (spec §8):
 //! - the VPN pre-shared key (`psk`) is never kept nor published in
 //!   `network.services.vpn.connections` metadata;
