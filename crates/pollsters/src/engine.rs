@@ -17,7 +17,9 @@ use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use crate::discovery::{discover, Kind, Resource};
+use crate::dynpoll::{DynFailure, DynPollster, ExtraCache};
 use crate::error::EngineError;
+use crate::hardware::SnmpSettings;
 use crate::http::{build_client, Http, RetryPolicy, TlsSettings};
 use crate::keystone::{Api, Session};
 use crate::meter::{Failure, SampleCtx};
@@ -52,6 +54,18 @@ pub struct EngineConfig {
     pub api_timeout: Duration,
     /// `User-Agent` of every request.
     pub user_agent: String,
+}
+
+/// What the engine polls besides the built-in pollsters. Kept apart from [`EngineConfig`]
+/// so that adding it changes no existing constructor; see [`Engine::with_extras`].
+#[derive(Debug, Clone, Default)]
+pub struct EngineExtras {
+    /// Dynamic pollster definitions (from [`crate::load_dynamic`]); their names are what
+    /// `polling.yaml` matches. A name that is also a built-in or hardware pollster is
+    /// ignored (warning): the built-in one runs.
+    pub dynamic: Vec<dynamic::Definition>,
+    /// The SNMP `hardware.*` pollsters' client settings.
+    pub snmp: SnmpSettings,
 }
 
 /// One cycle's request.
@@ -96,9 +110,56 @@ pub struct CycleReport {
     pub duration: Duration,
 }
 
-/// The registry: every built-in pollster name.
+/// Every built-in pollster name: the central pollsters of the registry and the SNMP
+/// `hardware.*` ones. Dynamic pollsters come on top: see [`known_meters`] and
+/// [`Engine::pollster_names`].
 pub fn pollster_names() -> impl Iterator<Item = &'static str> {
-    Pollster::NAMES.iter().copied()
+    Pollster::NAMES
+        .iter()
+        .copied()
+        .chain(crate::hardware::names())
+}
+
+/// Every name `polling.yaml` meters can match with these dynamic definitions loaded:
+/// [`pollster_names`] then the dynamic names (the literal `{attr}` of multi-metric ones
+/// included, as upstream), without duplicates. For the agent's `validate`.
+pub fn known_meters(dynamic: &[dynamic::Definition]) -> Vec<String> {
+    let mut out: Vec<String> = pollster_names().map(str::to_owned).collect();
+    let mut seen: HashSet<String> = out.iter().cloned().collect();
+    for d in dynamic {
+        if seen.insert(d.name.clone()) {
+            out.push(d.name.clone());
+        }
+    }
+    out
+}
+
+/// A source's static resources for the built-in and dynamic pollsters: `snmp://` URLs
+/// belong to the hardware pollsters only (and carry credentials that must not reach a
+/// partition key or a log line), so they are left out.
+fn static_resources(src: &ceilometer_config::Source) -> Vec<Resource> {
+    src.resources
+        .iter()
+        .filter(|r| !crate::hardware::is_snmp(r))
+        .map(|r| Resource::bare(Kind::Static, r))
+        .collect()
+}
+
+/// Names of dynamic pollsters live for the whole process: each distinct name is leaked once
+/// (reloads with the same definitions leak nothing more), so batches can keep carrying a
+/// `&'static str` pollster name.
+pub(crate) fn intern(name: &str) -> &'static str {
+    static NAMES: std::sync::OnceLock<Mutex<HashSet<&'static str>>> = std::sync::OnceLock::new();
+    let mut m = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = m.get(name) {
+        return n;
+    }
+    let n: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    m.insert(n);
+    n
 }
 
 type Cell<T> = Arc<OnceCell<Result<Arc<T>, Failure>>>;
@@ -139,8 +200,8 @@ pub(crate) struct Cycle {
     skipped: AtomicUsize,
     seen: AtomicUsize,
     owned: AtomicUsize,
-    samples: AtomicUsize,
-    run: AtomicUsize,
+    pub(crate) samples: AtomicUsize,
+    pub(crate) run: AtomicUsize,
     pub(crate) swift_head: Cache<crate::swift::Head>,
     pub(crate) swift_get: Cache<Vec<crate::swift::Container>>,
     pub(crate) rgw_bucket: Cache<crate::rgw::Buckets>,
@@ -163,6 +224,16 @@ impl Cycle {
     pub(crate) fn skip(&self, n: usize) {
         self.skipped.fetch_add(n, Ordering::Relaxed);
     }
+
+    /// Counts a (pollster, resource) candidate.
+    pub(crate) fn count_seen(&self) {
+        self.seen.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a candidate `owns` accepted.
+    pub(crate) fn count_owned(&self) {
+        self.owned.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Shared state behind [`Engine`].
@@ -170,6 +241,14 @@ pub(crate) struct Inner {
     pub cfg: EngineConfig,
     pub api: Api,
     pub rgw_http: Http,
+    /// Plain client of non-OpenStack dynamic pollsters (no Keystone token).
+    pub ext_http: Http,
+    /// Dynamic pollsters, in definition order.
+    pub dynamic: Vec<DynPollster>,
+    /// Extra-metadata responses of dynamic pollsters, across cycles.
+    pub extra_cache: ExtraCache,
+    /// The SNMP hardware poller (bounds hosts polled at once).
+    pub hardware: snmp::HardwarePoller,
     /// (source, pollster) → blacklisted key → since when.
     blacklist: Mutex<Blacklist>,
 }
@@ -187,18 +266,18 @@ impl std::fmt::Debug for Engine {
 }
 
 /// Collects samples into batches of one (source, pollster) and sends full ones at once.
-struct Emitter<'a> {
-    out: &'a Sender<SampleBatch>,
-    source: &'a str,
-    pollster: &'static str,
-    size: usize,
-    batch: Vec<Sample>,
-    sent: usize,
-    closed: bool,
+pub(crate) struct Emitter<'a> {
+    pub out: &'a Sender<SampleBatch>,
+    pub source: &'a str,
+    pub pollster: &'static str,
+    pub size: usize,
+    pub batch: Vec<Sample>,
+    pub sent: usize,
+    pub closed: bool,
 }
 
 impl Emitter<'_> {
-    async fn push(&mut self, s: Sample) {
+    pub(crate) async fn push(&mut self, s: Sample) {
         if self.closed {
             return;
         }
@@ -208,7 +287,7 @@ impl Emitter<'_> {
         }
     }
 
-    async fn flush(&mut self) {
+    pub(crate) async fn flush(&mut self) {
         if self.batch.is_empty() || self.closed {
             return;
         }
@@ -239,6 +318,15 @@ impl Engine {
 
     /// As [`Engine::new`] with a non-default retry policy (tests use short backoffs).
     pub fn with_retry(cfg: EngineConfig, retry: RetryPolicy) -> Result<Engine, EngineError> {
+        Self::with_extras(cfg, retry, EngineExtras::default())
+    }
+
+    /// As [`Engine::with_retry`], with dynamic pollsters and SNMP settings.
+    pub fn with_extras(
+        cfg: EngineConfig,
+        retry: RetryPolicy,
+        extras: EngineExtras,
+    ) -> Result<Engine, EngineError> {
         let c = &cfg.credentials;
         let timeout = c.timeout.unwrap_or(cfg.api_timeout);
         let timeout = if timeout.is_zero() {
@@ -271,14 +359,42 @@ impl Engine {
             &cfg.user_agent,
             conc,
         )?;
+        // Non-OpenStack dynamic pollsters: default TLS verification, no client certificate
+        // (the service credentials' TLS files are for OpenStack endpoints).
+        let ext_client = build_client(
+            &TlsSettings {
+                section: "dynamic pollsters",
+                ..TlsSettings::default()
+            },
+            timeout,
+            &cfg.user_agent,
+            conc,
+        )?;
         let session = Session::new(c)?;
+        let builtin: HashSet<&str> = pollster_names().collect();
+        let mut dynamic = Vec::with_capacity(extras.dynamic.len());
+        for d in extras.dynamic {
+            if builtin.contains(d.name.as_str()) {
+                tracing::warn!(pollster = %d.name, file = %d.file.display(), "Dynamic pollster has the name of a built-in pollster; the built-in one is used");
+                continue;
+            }
+            if dynamic.iter().any(|x: &DynPollster| x.def.name == d.name) {
+                tracing::info!(pollster = %d.name, file = %d.file.display(), "Dynamic pollster already defined; this definition is ignored");
+                continue;
+            }
+            dynamic.push(DynPollster::new(d));
+        }
         Ok(Engine {
             inner: Arc::new(Inner {
                 api: Api {
                     http: Http::new(client, timeout, retry.clone(), conc),
                     session,
                 },
-                rgw_http: Http::new(rgw_client, timeout, retry, conc),
+                rgw_http: Http::new(rgw_client, timeout, retry.clone(), conc),
+                ext_http: Http::new(ext_client, timeout, retry, conc),
+                dynamic,
+                extra_cache: ExtraCache::default(),
+                hardware: crate::hardware::poller(&extras.snmp),
                 cfg,
                 blacklist: Mutex::new(HashMap::new()),
             }),
@@ -301,14 +417,33 @@ impl Engine {
             source: self.inner.cfg.sample_source.clone(),
         };
         let mut jobs = Vec::new();
+        let mut dyn_jobs = Vec::new();
         for src in &req.sources {
             for p in Pollster::ALL {
                 if src.meters.matches(p.name()) {
                     jobs.push(self.run_pair(&cy, &ctx, src, *p, req.batch_size.max(1), owns, out));
                 }
             }
+            for dp in &self.inner.dynamic {
+                if src.meters.matches(dp.name) {
+                    dyn_jobs.push(self.run_dynamic(
+                        &cy,
+                        &ctx,
+                        src,
+                        dp,
+                        req.batch_size.max(1),
+                        owns,
+                        out,
+                    ));
+                }
+            }
         }
-        futures_util::future::join_all(jobs).await;
+        futures_util::future::join3(
+            futures_util::future::join_all(jobs),
+            futures_util::future::join_all(dyn_jobs),
+            crate::hardware::run(&self.inner, &cy, req, owns, out),
+        )
+        .await;
         CycleReport {
             resources_seen: cy.seen.load(Ordering::Relaxed),
             resources_owned: cy.owned.load(Ordering::Relaxed),
@@ -336,12 +471,7 @@ impl Engine {
             // Candidates: static resources + the source's discoveries, else the default.
             let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
             if !src.resources.is_empty() {
-                lists.push(Arc::new(
-                    src.resources
-                        .iter()
-                        .map(|r| Resource::bare(Kind::Static, r))
-                        .collect(),
-                ));
+                lists.push(Arc::new(static_resources(src)));
             }
             for d in &src.discovery {
                 lists.push(discover(inner, cy, d).await);
@@ -397,6 +527,120 @@ impl Engine {
             em.flush().await;
             cy.samples.fetch_add(em.sent, Ordering::Relaxed);
         }
+    }
+
+    /// Dynamic pollster names (interned), in definition order.
+    pub fn dynamic_names(&self) -> Vec<&'static str> {
+        self.inner.dynamic.iter().map(|d| d.name).collect()
+    }
+
+    /// Every pollster name this engine can run: built-in, hardware, then dynamic.
+    pub fn pollster_names(&self) -> Vec<&'static str> {
+        pollster_names().chain(self.dynamic_names()).collect()
+    }
+
+    /// One dynamic pollster of one source: its resources (static, the source's discoveries,
+    /// else `endpoint:<endpoint_type>` / the non-OpenStack URL itself), de-duplicated and
+    /// filtered by `owns` on the resource key, polled concurrently.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_dynamic(
+        &self,
+        cy: &Cycle,
+        ctx: &SampleCtx,
+        src: &ceilometer_config::Source,
+        dp: &DynPollster,
+        batch_size: usize,
+        owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+        out: &Sender<SampleBatch>,
+    ) {
+        let inner = &*self.inner;
+        let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
+        if !src.resources.is_empty() {
+            lists.push(Arc::new(static_resources(src)));
+        }
+        for d in &src.discovery {
+            lists.push(discover(inner, cy, d).await);
+        }
+        if src.resources.is_empty() && src.discovery.is_empty() {
+            if let Some(secret) = dp.barbican_secret() {
+                // Credentials would come from Barbican: not available in this agent.
+                tracing::error!(pollster = dp.name, secret_id = %secret, "Skipping dynamic pollster: its default discovery barbican:<secret> is not supported; declare `authentication:` in its YAML instead");
+                cy.error(&dp.service);
+                return;
+            }
+            match dp.default_discovery() {
+                Some(d) => lists.push(discover(inner, cy, &d).await),
+                None => lists.push(Arc::new(vec![Resource::bare(
+                    Kind::Static,
+                    &dp.own_resource(),
+                )])),
+            }
+        }
+        let selected: Vec<Resource> = {
+            let mut hist = cy.history.lock().unwrap_or_else(|e| e.into_inner());
+            let done = hist.entry(dp.name).or_default();
+            let mut v = Vec::new();
+            for r in lists.iter().flat_map(|l| l.iter()) {
+                if !done.insert(r.key_arc().clone()) {
+                    continue;
+                }
+                cy.count_seen();
+                if !owns(r.key().as_bytes()) {
+                    continue;
+                }
+                cy.count_owned();
+                v.push(r.clone());
+            }
+            v
+        };
+        if selected.is_empty() {
+            tracing::debug!(pollster = dp.name, source = %src.name, "Skip pollster, no resources found this cycle");
+            return;
+        }
+        cy.run.fetch_add(1, Ordering::Relaxed);
+        let mut em = Emitter {
+            out,
+            source: &src.name,
+            pollster: dp.name,
+            size: batch_size,
+            batch: Vec::with_capacity(batch_size.min(1024)),
+            sent: 0,
+            closed: false,
+        };
+        let aborted = std::sync::atomic::AtomicBool::new(false);
+        let aborted = &aborted;
+        let conc = inner.api.http.concurrency();
+        let mut results = stream::iter(selected)
+            .map(|r| async move {
+                let res = crate::dynpoll::poll_resource(inner, cy, ctx, dp, r.key(), aborted).await;
+                (r, res)
+            })
+            .buffer_unordered(conc);
+        while let Some((r, res)) = results.next().await {
+            match res {
+                Ok(samples) => {
+                    for s in samples {
+                        em.push(s).await;
+                    }
+                }
+                Err(DynFailure::Request(e)) => {
+                    tracing::warn!(pollster = dp.name, resource = %crate::http::redact(r.key()), error = %e, "Dynamic pollster request failed; no samples for this resource this cycle");
+                    cy.error(&dp.service);
+                }
+                Err(DynFailure::Data(e)) => {
+                    tracing::warn!(pollster = dp.name, resource = %crate::http::redact(r.key()), error = %e, "Unusable response; no samples for this resource this cycle");
+                    cy.skip(1);
+                }
+                Err(DynFailure::Abort(e)) => {
+                    if !aborted.swap(true, Ordering::Relaxed) {
+                        tracing::error!(pollster = dp.name, error = %e, "Non-OpenStack API refused the request; pollster stopped for this cycle");
+                        cy.error(&dp.service);
+                    }
+                }
+            }
+        }
+        em.flush().await;
+        cy.samples.fetch_add(em.sent, Ordering::Relaxed);
     }
 
     /// Applies de-duplication, the partition filter and the blacklist.

@@ -53,6 +53,8 @@ pub(crate) struct TlsSettings {
 /// A response that passed status checks.
 #[derive(Debug)]
 pub(crate) struct Reply {
+    /// The 2xx status.
+    pub status: u16,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
 }
@@ -216,6 +218,15 @@ impl Http {
     /// reply for 2xx; a non-2xx status (after retries for 5xx/429) is an [`ApiError::Status`].
     /// 401 is returned at once (the caller re-authenticates).
     pub(crate) async fn send(&self, req: Req<'_>) -> Result<Reply, ApiError> {
+        self.send_timeout(req, self.timeout).await
+    }
+
+    /// As [`Http::send`] with a per-request timeout (dynamic pollsters' `timeout`).
+    pub(crate) async fn send_timeout(
+        &self,
+        req: Req<'_>,
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
         let sem = self.limit(req.service);
         // The permit is held across backoff sleeps on purpose: a storming service gets
         // fewer requests, not more.
@@ -230,7 +241,7 @@ impl Http {
             let mut rb = self
                 .client
                 .request(req.method.clone(), req.url)
-                .timeout(self.timeout);
+                .timeout(timeout);
             for (k, v) in &req.headers {
                 rb = rb.header(k.clone(), v.clone());
             }
@@ -265,6 +276,7 @@ impl Http {
                     match resp.bytes().await {
                         Ok(b) => {
                             return Ok(Reply {
+                                status,
                                 headers,
                                 body: b.to_vec(),
                             })

@@ -349,6 +349,49 @@ impl Api {
         Ok(self.session.urls(&t, service_type).into_iter().next())
     }
 
+    /// `GET url` with `X-Auth-Token`, owned extra headers (dynamic pollsters' `headers`) and a
+    /// per-request timeout; re-authenticates once on 401 like [`Api::call`].
+    pub(crate) async fn get_with(
+        &self,
+        service: &str,
+        url: &str,
+        extra: &[(HeaderName, HeaderValue)],
+        timeout: Duration,
+    ) -> Result<Reply, ApiError> {
+        let mut reauthed = false;
+        loop {
+            let tok = self.token().await?;
+            let mut headers = Vec::with_capacity(extra.len() + 2);
+            headers.push((
+                HeaderName::from_static("x-auth-token"),
+                HeaderValue::from_str(&tok.value)
+                    .map_err(|_| ApiError::Keystone("token is not a valid header".into()))?,
+            ));
+            if !extra.iter().any(|(k, _)| k == reqwest::header::ACCEPT) {
+                headers.push((
+                    reqwest::header::ACCEPT,
+                    HeaderValue::from_static("application/json"),
+                ));
+            }
+            headers.extend(extra.iter().cloned());
+            let req = Req {
+                service,
+                method: Method::GET,
+                url,
+                headers,
+                body: None,
+            };
+            match self.http.send_timeout(req, timeout).await {
+                Err(ApiError::Status { status: 401, .. }) if !reauthed => {
+                    tracing::info!(service, "Token refused (401): re-authenticating");
+                    self.session.invalidate(&tok).await;
+                    reauthed = true;
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// `method url` with `X-Auth-Token` and extra headers.
     pub(crate) async fn call(
         &self,

@@ -19,6 +19,7 @@
 pub mod body;
 pub mod client;
 pub mod config;
+mod dyntest;
 pub mod faults;
 mod gnocchi;
 mod keystone;
@@ -66,11 +67,13 @@ pub enum Service {
     Metric,
     /// HTTP sample sink (`/sink`).
     Sink,
+    /// Generic API for dynamic-pollster tests (`/dynamic-test`).
+    DynamicTest,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 12] = [
+    pub const ALL: [Service; 13] = [
         Service::Identity,
         Service::Image,
         Service::Volume,
@@ -83,6 +86,7 @@ impl Service {
         Service::Rgw,
         Service::Metric,
         Service::Sink,
+        Service::DynamicTest,
     ];
 
     /// Name used in fault specs and stats (the catalog type for most).
@@ -100,6 +104,7 @@ impl Service {
             Service::Rgw => "rgw",
             Service::Metric => "metric",
             Service::Sink => "sink",
+            Service::DynamicTest => "dynamic-test",
         }
     }
 
@@ -136,6 +141,7 @@ impl Service {
             Service::Alarming => ("alarming", "aodh"),
             Service::Rgw => ("radosgw", "radosgw"),
             Service::Metric => ("metric", "gnocchi"),
+            Service::DynamicTest => ("dynamic-test", "dynamic-test"),
             Service::Sink => return None,
         })
     }

@@ -198,7 +198,7 @@ pub(crate) fn error(svc: Service, status: u16, msg: &str) -> Resp {
             &json!({"error_message": {"faultcode": if status < 500 { "Client" } else { "Server" }, "faultstring": msg, "debuginfo": null}}),
         ),
         Service::Rgw => crate::rgw::s3_error(status, title, msg, true),
-        Service::Metric | Service::Sink => json_resp(
+        Service::Metric | Service::Sink | Service::DynamicTest => json_resp(
             status,
             &json!({"code": status, "description": msg, "title": title}),
         ),
