@@ -3,6 +3,7 @@
 //! `cargo bench -p exporter --bench render`:
 //! - `cycle_200k`: observe 200,000 samples and end the cycle (render both formats, swap in):
 //!   the work the agent does once per cycle, off the scrape path;
+//! - `end_cycle_200k`: the render-and-swap part of that (the rest is `observe`);
 //! - `body_200k`: what a scrape does with the published text (clone reference-counted chunks);
 //! - `scrape_200k_*`: a whole HTTP scrape over loopback, client reading the full body.
 //!
@@ -88,6 +89,23 @@ fn bench(c: &mut Criterion) {
             k += 1;
             cycle(&e, k, &samples);
         })
+    });
+    // The part of a cycle done in `end_cycle` (render + swap), the rest being `observe`.
+    let next = std::cell::Cell::new(1_000_000u64);
+    g.bench_function("end_cycle_200k", |b| {
+        b.iter_batched(
+            || {
+                let k = next.get();
+                next.set(k + 1);
+                e.begin_cycle(300, k);
+                for batch in samples.chunks(50) {
+                    e.observe(300, k, batch);
+                }
+                k
+            },
+            |k| e.end_cycle(300, k),
+            criterion::BatchSize::PerIteration,
+        )
     });
     g.bench_function("body_200k", |b| {
         b.iter(|| black_box(e.body(Format::OpenMetrics)))

@@ -84,6 +84,9 @@ struct FamilyBuild {
 #[derive(Default)]
 struct Gen {
     families: HashMap<String, FamilyBuild>,
+    /// Meter → its family's name, or `None` when the name clashes with another meter's
+    /// label set: computed once per meter per cycle, not per sample.
+    meters: HashMap<String, Option<String>>,
 }
 
 impl Gen {
@@ -99,19 +102,31 @@ impl Gen {
                     continue;
                 }
             };
-            let name = metric_name(&s.name);
-            let schema = Schema::of(&s.name);
-            let fam = self.families.entry(name).or_insert_with(|| FamilyBuild {
-                schema: schema.clone(),
-                help: format!("Ceilometer meter {}, unit {}", s.name, s.unit),
-                series: HashMap::new(),
-            });
-            if fam.schema != schema {
+            if !self.meters.contains_key(&s.name) {
+                let name = metric_name(&s.name);
+                let schema = Schema::of(&s.name);
+                let fam = self
+                    .families
+                    .entry(name.clone())
+                    .or_insert_with(|| FamilyBuild {
+                        schema: schema.clone(),
+                        help: format!("Ceilometer meter {}, unit {}", s.name, s.unit),
+                        series: HashMap::new(),
+                    });
                 // Two meters that map to one metric name (`a.b` and `a_b`) with different
                 // first-segment labels: keep the family's label set fixed, drop the other.
+                let ok = fam.schema == schema;
+                self.meters.insert(s.name.clone(), ok.then_some(name));
+            }
+            let Some(fam) = self
+                .meters
+                .get(&s.name)
+                .and_then(Option::as_ref)
+                .and_then(|n| self.families.get_mut(n))
+            else {
                 stats.skipped_name_clash += 1;
                 continue;
-            }
+            };
             labels.clear();
             fam.schema.write_labels(&mut labels, s);
             fam.series
@@ -396,6 +411,22 @@ impl Exporter {
             }
         }
         self.install(&st);
+    }
+
+    /// [`Exporter::end_cycle`] on tokio's blocking pool: rendering 200,000 series takes
+    /// about 100 ms of CPU, which must not stall the runtime's workers (polling, scrapes).
+    pub async fn end_cycle_blocking(&self, interval: u64, k: u64) {
+        let me = self.clone();
+        if tokio::task::spawn_blocking(move || me.end_cycle(interval, k))
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                interval,
+                k,
+                "Prometheus exporter: rendering a cycle panicked."
+            );
+        }
     }
 
     /// Forget an interval (a reload removed it): its series go at once.

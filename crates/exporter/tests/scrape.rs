@@ -474,7 +474,7 @@ async fn tls_scrape_during_a_cycle_returns_the_previous_complete_cycle() {
         assert_eq!(status, "HTTP/1.1 200 OK");
         check_matches(&parse(&body, "text"), &c1, 1e-3);
     }
-    e.end_cycle(300, 2);
+    e.end_cycle_blocking(300, 2).await;
     let (_, _, body) = get_tls(l[1].addr, Some("application/openmetrics-text")).await;
     let p = parse(&body, "openmetrics");
     assert_eq!(p.len(), 1, "b was not seen in cycle 2: {p:?}");
