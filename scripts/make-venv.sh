@@ -7,7 +7,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${VENV:-$repo/.venv}"
 py="$venv/bin/python"
-check='import tooz.coordination, tooz.drivers.redis, redis, msgpack, oslo_messaging'
+check='import tooz.coordination, tooz.drivers.redis, redis, msgpack, oslo_messaging, prometheus_client'
 if [ -x "$py" ] && "$py" -c "$check" 2>/dev/null; then
     exit 0
 fi
