@@ -9,21 +9,35 @@ use crate::poller::{BoxFuture, CycleReport, CycleRequest, Owns, Poller, SampleBa
 /// Build the polling engine of a configuration.
 pub fn build_poller(loaded: &Loaded) -> anyhow::Result<Arc<dyn Poller>> {
     let c = &loaded.conf;
-    let engine = pollsters::Engine::new(pollsters::EngineConfig {
-        credentials: c.service_credentials.clone(),
-        service_types: c.service_types.clone(),
-        rgw_admin: c.rgw_admin_credentials.clone(),
-        rgw_client: c.rgw_client.clone(),
-        reseller_prefix: c.default.reseller_prefix.clone(),
-        sample_source: c.default.sample_source.clone(),
-        ignore_disabled_projects: c.polling.ignore_disabled_projects,
-        api_concurrency: c.central.api_concurrency as usize,
-        api_timeout: c
-            .service_credentials
-            .timeout
-            .unwrap_or(c.central.api_timeout),
-        user_agent: format!("ceilometer-central/{}", env!("CARGO_PKG_VERSION")),
-    })
+    // Dynamic pollsters from both [DEFAULT] and [polling] pollsters_definitions_dirs (upstream
+    // reads only the former); invalid definitions are logged and skipped by the loader.
+    let dirs = pollsters::dynamic_dirs(
+        &c.default.pollsters_definitions_dirs,
+        &c.polling.pollsters_definitions_dirs,
+    );
+    let (dynamic, _findings) = pollsters::load_dynamic(&dirs);
+    let engine = pollsters::Engine::with_extras(
+        pollsters::EngineConfig {
+            credentials: c.service_credentials.clone(),
+            service_types: c.service_types.clone(),
+            rgw_admin: c.rgw_admin_credentials.clone(),
+            rgw_client: c.rgw_client.clone(),
+            reseller_prefix: c.default.reseller_prefix.clone(),
+            sample_source: c.default.sample_source.clone(),
+            ignore_disabled_projects: c.polling.ignore_disabled_projects,
+            api_concurrency: c.central.api_concurrency as usize,
+            api_timeout: c
+                .service_credentials
+                .timeout
+                .unwrap_or(c.central.api_timeout),
+            user_agent: format!("ceilometer-central/{}", env!("CARGO_PKG_VERSION")),
+        },
+        pollsters::RetryPolicy::default(),
+        pollsters::EngineExtras {
+            dynamic,
+            snmp: pollsters::SnmpSettings::default(),
+        },
+    )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Arc::new(EnginePoller {
         engine,
@@ -75,4 +89,24 @@ impl Poller for EnginePoller {
 pub fn build_publisher(loaded: &Loaded, url: &str) -> anyhow::Result<publisher::factory::Built> {
     let ctx = crate::outputs::context(loaded, None);
     publisher::factory::build(url, &ctx).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Meter names `polling.yaml` can select (built-in, hardware, and the dynamic definitions of
+/// the configuration), and the findings about those definitions and about meter patterns
+/// that select nothing. Dynamic names are only known after the configuration is loaded.
+pub fn meter_checks(loaded: &Loaded) -> (Vec<String>, Vec<ceilometer_config::Diagnostic>) {
+    let c = &loaded.conf;
+    let dirs = pollsters::dynamic_dirs(
+        &c.default.pollsters_definitions_dirs,
+        &c.polling.pollsters_definitions_dirs,
+    );
+    let (defs, findings) = pollsters::load_dynamic(&dirs);
+    let known = pollsters::known_meters(&defs);
+    let k: Vec<&str> = known.iter().map(String::as_str).collect();
+    let mut d: Vec<_> = findings.iter().map(|f| f.to_diagnostic()).collect();
+    d.extend(ceilometer_config::polling::check_meters_known(
+        &loaded.polling,
+        &k,
+    ));
+    (known, d)
 }

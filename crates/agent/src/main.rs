@@ -246,14 +246,27 @@ fn cmd_ring(args: &ring_cmd::RingArgs) -> ExitCode {
 }
 
 fn cmd_validate(req: &LoadRequest) -> ExitCode {
-    let known = known_meters();
-    let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let mut out = String::new();
     match ceilometer_config::load(req) {
-        Ok(loaded) => {
+        Ok(mut loaded) => {
+            let (known, more) = engine::meter_checks(&loaded);
+            loaded.warnings.extend(more);
             validate::print_diagnostics(&loaded.warnings, &mut out);
             eprint!("{out}");
+            let errors = loaded
+                .warnings
+                .iter()
+                .filter(|d| d.severity == ceilometer_config::Severity::Error)
+                .count();
+            let known: Vec<&str> = known.iter().map(String::as_str).collect();
             print!("{}", validate::summary(&loaded, &known));
+            if errors > 0 {
+                eprintln!(
+                    "FAILED: {errors} error(s), {} warning(s)",
+                    loaded.warnings.len() - errors
+                );
+                return ExitCode::from(1);
+            }
             println!("OK: {} warning(s)", loaded.warnings.len());
             ExitCode::SUCCESS
         }
@@ -289,7 +302,8 @@ fn cmd_run(common: &CommonArgs, req: &LoadRequest) -> ExitCode {
         eprintln!("ceilometer-central: {e:#}");
         return ExitCode::from(1);
     }
-    for w in &loaded.warnings {
+    let (_, meter_findings) = engine::meter_checks(&loaded);
+    for w in loaded.warnings.iter().chain(&meter_findings) {
         tracing::warn!(finding = %w, "Configuration warning.");
     }
     tracing::info!(

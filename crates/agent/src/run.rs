@@ -172,6 +172,23 @@ pub async fn run(loaded: Loaded, builders: Builders) -> anyhow::Result<()> {
         clock.clone(),
         metrics.clone(),
     );
+    let mut exporter_listeners = Vec::new();
+    if let Some(settings) = exporter::ExporterSettings::from_polling(&conf.polling)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        let ex = exporter::Exporter::new();
+        exporter_listeners = exporter::serve(
+            &settings.listen_addresses,
+            settings.tls.as_ref(),
+            ex.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("Prometheus exporter: {e}"))?;
+        for l in &exporter_listeners {
+            tracing::info!(address = %l.addr, tls = settings.tls.is_some(), "Prometheus exporter of polled samples listening.");
+        }
+        service.set_exporter(Some(ex));
+    }
     let mut tasks = service.start();
 
     let status = Arc::new(AgentStatus {
@@ -249,6 +266,9 @@ pub async fn run(loaded: Loaded, builders: Builders) -> anyhow::Result<()> {
     service.leave_group().await;
     if let Some(t) = admin_task {
         t.abort();
+    }
+    for l in exporter_listeners {
+        l.task.abort();
     }
     tracing::info!(drained, "Stopped.");
     Ok(())

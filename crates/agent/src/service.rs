@@ -91,6 +91,8 @@ pub struct Service {
     leaving: AtomicBool,
     batch_size: AtomicUsize,
     takeovers: AtomicU64,
+    /// The Prometheus exporter of polled samples, when enabled.
+    exporter: RwLock<Option<exporter::Exporter>>,
 }
 
 /// Lock helper: a panicked holder cannot leave these maps half-updated in a harmful way.
@@ -131,7 +133,24 @@ impl Service {
             stopping,
             leaving: AtomicBool::new(false),
             takeovers: AtomicU64::new(0),
+            exporter: RwLock::new(None),
         })
+    }
+
+    /// Serve the samples of every cycle on this exporter (`[polling]
+    /// enable_prometheus_exporter`).
+    pub fn set_exporter(&self, e: Option<exporter::Exporter>) {
+        *self
+            .exporter
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = e;
+    }
+
+    fn exporter(&self) -> Option<exporter::Exporter> {
+        self.exporter
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Our member id.
@@ -339,9 +358,17 @@ impl Service {
         let (tx, mut rx) = mpsc::channel::<SampleBatch>(16);
         let sink = self.sink.clone();
         let metrics = self.metrics.clone();
+        let exporter = self.exporter();
+        if let Some(ex) = &exporter {
+            ex.begin_cycle(c.interval, c.k);
+        }
+        let ex = exporter.clone();
         let forward = tokio::spawn(async move {
             while let Some(b) = rx.recv().await {
                 metrics.samples_polled(b.samples.len());
+                if let Some(ex) = &ex {
+                    ex.observe(c.interval, c.k, &b.samples);
+                }
                 sink.submit(b);
             }
         });
@@ -354,6 +381,9 @@ impl Service {
         let report = poller.poll_cycle(&req, owns, &tx).await;
         drop(tx);
         let _ = forward.await;
+        if let Some(ex) = &exporter {
+            ex.end_cycle_blocking(c.interval, c.k).await;
+        }
         let took = Duration::from_micros((self.clock.now_us() - started).max(0) as u64);
         self.metrics
             .cycle_done(c, kind, &report, took, self.clock.now_us());
