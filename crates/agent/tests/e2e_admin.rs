@@ -151,3 +151,84 @@ async fn systemd_notify_watchdog_and_sigint() {
     }
     assert!(rest.iter().any(|m| m == "STOPPING=1"), "{rest:?}");
 }
+
+/// Series of a text-format scrape: `name{labels}` of every sample line.
+fn series(body: &str) -> Vec<String> {
+    body.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            // name{labels} value timestamp: the labels may contain spaces, so cut at '}'.
+            match l.find('}') {
+                Some(i) => Some(l[..=i].to_owned()),
+                None => l.split_whitespace().next().map(str::to_owned),
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_exporters_serve_each_series_exactly_once_across_the_fleet() {
+    let redis = Proc::redis(&[]).await;
+    let url = format!(
+        "redis://127.0.0.1:{}?timeout=3&membership_timeout=2",
+        redis.port
+    );
+    let h0 = Harness::start(80, url).await;
+    let ports: Vec<u16> = (0..3).map(|_| testsupport::free_port()).collect();
+    let mut agents = Vec::new();
+    let mut h = h0;
+    for (i, port) in ports.iter().enumerate() {
+        h.extra = format!(
+            "[polling]\nenable_notifications = false\nenable_prometheus_exporter = true\nprometheus_listen_addresses = 127.0.0.1:{port}\n"
+        );
+        agents.push(h.start_agent(&format!("agent-{}", i + 1)));
+    }
+    for a in &agents {
+        wait_for(
+            &format!("{} ready", a.name),
+            Duration::from_secs(30),
+            || a.ready(),
+        )
+        .await;
+    }
+    let expected = h.projects.len();
+    let union = |ports: &[u16]| -> (usize, usize, usize) {
+        let mut count: std::collections::BTreeMap<String, usize> =
+            std::collections::BTreeMap::new();
+        for p in ports {
+            if let Some((200, body)) = http_get(*p, "/metrics") {
+                for s in series(&body)
+                    .into_iter()
+                    .filter(|s| s.starts_with("ceilometer_storage_objects{"))
+                {
+                    *count.entry(s).or_default() += 1;
+                }
+            }
+        }
+        let dup = count.values().filter(|n| **n > 1).count();
+        (count.len(), dup, count.values().sum())
+    };
+    let k = cycle_ahead(1);
+    sleep_until_wall(cycle_start(k + 2) + 2_000_000).await;
+    let (distinct, dup, _) = union(&ports);
+    assert_eq!(
+        (distinct, dup),
+        (expected, 0),
+        "every Swift account once across the three exporters"
+    );
+
+    // agent-3 leaves; at the next complete cycle the two others serve everything, once.
+    let mut a3 = agents.pop().unwrap();
+    a3.signal("TERM");
+    assert!(a3
+        .wait_exit(Duration::from_secs(30))
+        .is_some_and(|s| s.success()));
+    let k = cycle_ahead(1);
+    sleep_until_wall(cycle_start(k + 1) + 2_000_000).await;
+    let (distinct, dup, _) = union(&ports[..2]);
+    assert_eq!(
+        (distinct, dup),
+        (expected, 0),
+        "complete again after a leave"
+    );
+}
