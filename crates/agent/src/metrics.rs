@@ -266,6 +266,20 @@ impl Metrics {
         }
         fam(
             &mut o,
+            "api_requests_total",
+            "counter",
+            "OpenStack API requests by service and HTTP status (timeout/error when none came back).",
+        );
+        for (svc, status, n) in pollsters::api_request_counts() {
+            let _ = writeln!(
+                o,
+                "ceilometer_central_api_requests_total{{service=\"{}\",status=\"{}\"}} {n}",
+                escape(&svc),
+                escape(&status)
+            );
+        }
+        fam(
+            &mut o,
             "takeovers_total",
             "counter",
             "Takeovers of a gone member's unfinished share.",

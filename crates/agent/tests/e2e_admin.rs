@@ -49,6 +49,8 @@ async fn health_readiness_metrics_and_status() {
         "ceilometer_central_coordination_connected 1",
         "ceilometer_central_foreign_members 0",
         "ceilometer_central_last_successful_cycle_timestamp_seconds",
+        "ceilometer_central_api_requests_total{service=\"object-store\",status=\"204\"}",
+        "ceilometer_central_api_requests_total{service=\"identity\",status=\"201\"}",
     ] {
         assert!(metrics.contains(family), "{family} missing in:\n{metrics}");
     }

@@ -214,6 +214,12 @@ impl Http {
         Duration::from_millis(rand::rng().random_range(ms / 2..=ms.max(1)))
     }
 
+    fn count(service: &str, status: &str) {
+        let mut m = api_counts().lock().unwrap_or_else(|e| e.into_inner());
+        *m.entry((service.to_owned(), status.to_owned()))
+            .or_default() += 1;
+    }
+
     /// Sends `req` with the service's concurrency bound, a timeout and retries. Returns the
     /// reply for 2xx; a non-2xx status (after retries for 5xx/429) is an [`ApiError::Status`].
     /// 401 is returned at once (the caller re-authenticates).
@@ -251,6 +257,7 @@ impl Http {
             let err = match rb.send().await {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
+                    Self::count(req.service, &status.to_string());
                     let headers = resp.headers().clone();
                     let retryable = status == 429 || (500..600).contains(&status);
                     if retryable && attempt < self.retry.retries {
@@ -286,6 +293,10 @@ impl Http {
                 }
                 Err(e) => e,
             };
+            Self::count(
+                req.service,
+                if err.is_timeout() { "timeout" } else { "error" },
+            );
             if err.is_timeout() {
                 // A hung server would hang again: no retry, the caller moves on.
                 return Err(ApiError::Timeout {
@@ -322,4 +333,23 @@ pub(crate) fn join_next(endpoint: &str, next: &str) -> String {
     } else {
         format!("{base}/{next}")
     }
+}
+
+type ApiCounts = std::sync::Mutex<std::collections::BTreeMap<(String, String), u64>>;
+
+fn api_counts() -> &'static ApiCounts {
+    static COUNTS: std::sync::OnceLock<ApiCounts> = std::sync::OnceLock::new();
+    COUNTS.get_or_init(Default::default)
+}
+
+/// Every API request this process made, by catalog service type and outcome (the HTTP status,
+/// or `timeout` / `error` when no status came back), retries included: the agent exports it on
+/// `/metrics`. Process-wide (one agent per process in production).
+pub fn api_request_counts() -> Vec<(String, String, u64)> {
+    api_counts()
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .map(|((s, st), n)| (s.clone(), st.clone(), *n))
+        .collect()
 }

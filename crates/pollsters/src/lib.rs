@@ -35,6 +35,7 @@
 
 mod aodh;
 mod cinder;
+pub use http::api_request_counts;
 pub mod designate;
 pub mod discovery;
 mod dynpoll;
