@@ -81,7 +81,7 @@ wait_for() {
 # --- simcloud: Keystone (users agent-*, password secret) and an HTTP sample sink ---------
 "$simcloud" --projects 5 >"$tmp/sim.out" 2>"$tmp/sim.err" &
 pids+=($!)
-wait_for 30 grep -q '^http' "$tmp/sim.out" || { echo "simcloud did not start:"; cat "$tmp/sim.err"; exit 1; }
+wait_for 30 grep -qs "^http" "$tmp/sim.out" || { echo "simcloud did not start:"; cat "$tmp/sim.err"; exit 1; }
 sim=$(head -1 "$tmp/sim.out")
 echo "simcloud: $sim"
 
