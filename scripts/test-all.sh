@@ -46,3 +46,8 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+
+# --- Packaging (issue 12): build the .deb, check its contents, systemd-analyze verify,
+# maintainer scripts, the OCF agent against running agents, the Redis/Sentinel examples.
+log "packaging (packaging/tests/run.sh)"
+"$root/packaging/tests/run.sh"
