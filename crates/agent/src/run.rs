@@ -23,6 +23,10 @@ use crate::poller::{Clock, Poller, SystemClock};
 use crate::router::Router;
 use crate::service::{joining_capabilities, Membership, Service, ServiceSettings};
 
+/// systemd hears READY=1 at the latest this long after start (`TimeoutStartSec` is 120 s in
+/// the shipped unit), joined or not.
+const READY_AT_THE_LATEST: Duration = Duration::from_secs(60);
+
 /// How the daemon builds what depends on the configuration (so a reload can rebuild it).
 pub struct Builders {
     /// The polling engine.
@@ -211,6 +215,7 @@ pub async fn run(loaded: Loaded, builders: Builders) -> anyhow::Result<()> {
     }
 
     let sd = SdNotify::from_env();
+    let boot = tokio::time::Instant::now();
     let mut ready_sent = false;
     let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
@@ -231,9 +236,15 @@ pub async fn run(loaded: Loaded, builders: Builders) -> anyhow::Result<()> {
             _ = tick.tick() => {
                 metrics.heartbeat_s.store(clock.now_us() / 1_000_000, std::sync::atomic::Ordering::Relaxed);
                 if !ready_sent && status.joined().0 {
-                    sd.notify("READY=1");
+                    sd.notify("READY=1\nSTATUS=Joined and polling.");
                     ready_sent = true;
                     tracing::info!(member = %member_id, "Ready: joined and polling.");
+                } else if !ready_sent && boot.elapsed() >= READY_AT_THE_LATEST {
+                    // A backend that is down at start is a transient fault: say started, so
+                    // systemd does not kill and restart us in a loop; /readyz stays false.
+                    sd.notify("READY=1\nSTATUS=Started; not joined yet (coordination backend unreachable, see /readyz).");
+                    ready_sent = true;
+                    tracing::warn!(member = %member_id, "Started but not joined yet; retrying the coordination backend.");
                 }
                 if let Some(every) = sd.watchdog_every {
                     if last_watchdog.elapsed() >= every && status.health().0 {
