@@ -292,3 +292,56 @@ async fn overruns_are_counted_and_cycles_never_overlap() {
         "{text}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn joins_and_leaves_every_two_cycles_stay_exactly_once() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(T0_US + 1_000_000));
+    let backend = MemoryBackend::new();
+    let ledger: Ledger = Arc::default();
+    let cycle = |k: u64| CycleId {
+        interval: INTERVAL,
+        k: (T0_US / 1_000_000) as u64 / INTERVAL + k,
+    };
+    let mut agents: BTreeMap<String, Agent> = BTreeMap::new();
+    for n in ["a", "b", "c"] {
+        agents.insert(n.into(), start_agent(n, &backend, clock.clone(), &ledger));
+    }
+    // Every two cycles, alternately a graceful leave and a join, mid-cycle.
+    let mut next_id = 0;
+    let mut events = Vec::new();
+    for k in (2..12).step_by(2) {
+        sleep_to(clock.as_ref(), cycle(k).start_us() + 6_000_000).await;
+        if (k / 2) % 2 == 1 {
+            let name = agents.keys().next().cloned().unwrap();
+            let a = agents.remove(&name).unwrap();
+            assert!(
+                a.service
+                    .stop_gracefully(a.tasks, Duration::from_secs(60))
+                    .await
+            );
+            a.service.leave_group().await;
+            events.push(format!("cycle {k}: {name} left"));
+        } else {
+            let name = format!("n{next_id}");
+            next_id += 1;
+            agents.insert(
+                name.clone(),
+                start_agent(&name, &backend, clock.clone(), &ledger),
+            );
+            events.push(format!("cycle {k}: {name} joined"));
+        }
+    }
+    sleep_to(clock.as_ref(), cycle(14).start_us()).await;
+    let counts = counts(&ledger);
+    for k in 1..14 {
+        let per_key = counts
+            .get(&cycle(k).start_us())
+            .cloned()
+            .unwrap_or_else(|| vec![0; KEYS]);
+        let bad = per_key.iter().filter(|n| **n != 1).count();
+        assert_eq!(
+            bad, 0,
+            "cycle {k}: {bad} keys not polled exactly once; events {events:?}"
+        );
+    }
+}
