@@ -84,11 +84,15 @@ for f in ceilometer.conf polling.yaml redis/redis-common.conf redis/redis-contro
 done
 check "docs: packaging.md, README.md" eval 'has -rw-r--r-- usr/share/doc/ceilometer-central/packaging.md && has -rw-r--r-- usr/share/doc/ceilometer-central/README.md'
 check "every file owned by root:root" eval '! awk '"'"'$2 != "0/0"'"'"' "$tmp/contents" | grep -q .'
-check "nothing under /etc/ceilometer (shared with the Python services; postinst copies examples)" eval '! grep -q "\./etc/ceilometer" "$tmp/contents"'
+check "only ceilometer-central.conf under /etc/ceilometer (ceilometer.conf and polling.yaml belong to the Python packages; postinst copies examples when missing)" eval '[ "$(grep -c "\./etc/ceilometer/" "$tmp/contents")" = 2 ] && has -rw-r--r-- etc/ceilometer/ceilometer-central.conf'
 
 log "dpkg-deb -I / -f: control data"
 dpkg-deb -e "$deb" "$tmp/control"
 check "conffiles: /etc/default/ceilometer-central" grep -qx /etc/default/ceilometer-central "$tmp/control/conffiles"
+check "conffiles: /etc/ceilometer/ceilometer-central.conf" grep -qx /etc/ceilometer/ceilometer-central.conf "$tmp/control/conffiles"
+check "ceilometer-central.conf is the example with every option commented (in sync)" \
+    diff -q <("$root/packaging/debian/make-commented-conf.sh") "$root/packaging/debian/ceilometer-central.conf"
+check "ceilometer-central.conf sets nothing" eval '! grep -Eq "^[A-Za-z_][A-Za-z0-9_.-]*[[:space:]]*=" "$root/packaging/debian/ceilometer-central.conf"'
 for s in preinst postinst prerm postrm; do
     check "maintainer script $s present, executable, sh -n clean" eval "[ -x '$tmp/control/$s' ] && sh -n '$tmp/control/$s'"
 done
