@@ -87,7 +87,12 @@ impl Poller for EnginePoller {
 
 /// Build a publisher from its URL with the publisher factory.
 pub fn build_publisher(loaded: &Loaded, url: &str) -> anyhow::Result<publisher::factory::Built> {
-    let ctx = crate::outputs::context(loaded, None);
+    let tokens = if url.trim_start().to_ascii_lowercase().starts_with("gnocchi") {
+        Some(token_source(loaded)?)
+    } else {
+        None
+    };
+    let ctx = crate::outputs::context(loaded, tokens);
     publisher::factory::build(url, &ctx).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
@@ -109,4 +114,77 @@ pub fn meter_checks(loaded: &Loaded) -> (Vec<String>, Vec<ceilometer_config::Dia
         &k,
     ));
     (known, d)
+}
+
+/// Keystone for the Gnocchi publisher, through the pollsters' session (`metric` endpoint).
+struct GnocchiToken {
+    identity: pollsters::Identity,
+}
+
+impl publisher::gnocchi::TokenSource for GnocchiToken {
+    fn token(
+        &self,
+    ) -> publisher::BoxFuture<'_, Result<publisher::gnocchi::AuthToken, publisher::PublishError>>
+    {
+        Box::pin(async move {
+            let token = self
+                .identity
+                .token()
+                .await
+                .map_err(publisher::PublishError::Retryable)?;
+            let gnocchi_url = self
+                .identity
+                .endpoint("metric")
+                .await
+                .map_err(publisher::PublishError::Retryable)?
+                .ok_or_else(|| {
+                    publisher::PublishError::Retryable(
+                        "no `metric` (Gnocchi) endpoint in the catalog".into(),
+                    )
+                })?;
+            Ok(publisher::gnocchi::AuthToken { token, gnocchi_url })
+        })
+    }
+
+    fn invalidate(&self) {
+        let id = self.identity.clone();
+        tokio::spawn(async move { id.invalidate().await });
+    }
+
+    fn project_id<'a>(
+        &'a self,
+        name: &'a str,
+        domain: &'a str,
+    ) -> publisher::BoxFuture<'a, Result<Option<String>, publisher::PublishError>> {
+        Box::pin(async move {
+            self.identity
+                .project_id(name, domain)
+                .await
+                .map_err(publisher::PublishError::Retryable)
+        })
+    }
+}
+
+/// A Keystone token source for `gnocchi://` publishers.
+pub fn token_source(loaded: &Loaded) -> anyhow::Result<Arc<dyn publisher::gnocchi::TokenSource>> {
+    let c = &loaded.conf;
+    let engine = pollsters::Engine::new(pollsters::EngineConfig {
+        credentials: c.service_credentials.clone(),
+        service_types: c.service_types.clone(),
+        rgw_admin: c.rgw_admin_credentials.clone(),
+        rgw_client: c.rgw_client.clone(),
+        reseller_prefix: c.default.reseller_prefix.clone(),
+        sample_source: c.default.sample_source.clone(),
+        ignore_disabled_projects: c.polling.ignore_disabled_projects,
+        api_concurrency: c.central.api_concurrency as usize,
+        api_timeout: c
+            .service_credentials
+            .timeout
+            .unwrap_or(c.central.api_timeout),
+        user_agent: format!("ceilometer-central/{}", env!("CARGO_PKG_VERSION")),
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Arc::new(GnocchiToken {
+        identity: engine.identity(),
+    }))
 }

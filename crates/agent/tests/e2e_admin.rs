@@ -236,3 +236,31 @@ async fn prometheus_exporters_serve_each_series_exactly_once_across_the_fleet() 
         "complete again after a leave"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gnocchi_publisher_gets_its_token_from_the_agents_keystone_session() {
+    let mut h = Harness::start(10, String::new()).await;
+    h.extra = "[polling]\nenable_notifications = false\n[ceilometer_central]\npublishers = gnocchi://?archive_policy=ceilometer-low\n".into();
+    let a = h.start_agent("agent-1");
+    wait_for("agent-1 ready", Duration::from_secs(30), || a.ready()).await;
+    let project = h.projects[0].clone();
+    let g = h.sim.gnocchi();
+    wait_for(
+        "measures of a Swift account in Gnocchi",
+        Duration::from_secs(30),
+        || {
+            let n = g.measures(&project, "storage.objects").len();
+            async move { n > 0 }
+        },
+    )
+    .await;
+    assert!(
+        g.archive_policies().iter().any(|p| p == "ceilometer-low"),
+        "{:?}",
+        g.archive_policies()
+    );
+    assert!(
+        g.resource("swift_account", &project).is_some(),
+        "the resource was created"
+    );
+}

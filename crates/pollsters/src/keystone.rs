@@ -51,6 +51,13 @@ pub struct Token {
     pub catalog: Vec<CatalogService>,
 }
 
+impl Token {
+    /// The token value (for `X-Auth-Token`); never log it.
+    pub(crate) fn value(&self) -> &str {
+        &self.value
+    }
+}
+
 impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Token")

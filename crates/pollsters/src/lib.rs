@@ -36,6 +36,7 @@
 mod aodh;
 mod cinder;
 pub use http::api_request_counts;
+pub use identity::Identity;
 pub mod designate;
 pub mod discovery;
 mod dynpoll;
@@ -44,6 +45,7 @@ mod error;
 mod glance;
 mod hardware;
 mod http;
+mod identity;
 pub mod keystone;
 mod keystone_discovery;
 mod manila;
