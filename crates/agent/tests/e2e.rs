@@ -39,67 +39,57 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
     }
     let k0 = cycle_ahead(2);
     let mut events = Vec::new();
-    // Timeline (cycle numbers relative to k0), 0.3 s into the cycle:
-    //  3: agent-2 SIGTERM (graceful leave)   5: agent-4 joins
-    //  7: agent-3 SIGKILL mid-cycle          9: SIGHUP agent-1 adds a meter
-    // 10: SIGHUP agent-1 with a broken polling.yaml (the running configuration stays)
-    for step in 0..12i64 {
+    // Timeline (cycle numbers relative to k0), 0.3 s into the cycle: a graceful leave or a
+    // join every two cycles, a SIGKILL mid-cycle, and two reloads.
+    //  2: agent-2 SIGTERM   4: agent-4 joins   6: agent-3 SIGTERM   8: agent-5 joins
+    // 10: agent-4 SIGKILL  11: SIGHUP agent-1 adds a meter  12: SIGHUP with a broken file
+    const CYCLES: i64 = 14;
+    const KILL_AT: i64 = 10;
+    for step in 0..CYCLES {
         sleep_until_wall(cycle_start(k0 + step) + 300_000).await;
         match step {
-            3 => {
-                let a = agents.get_mut("agent-2").unwrap();
+            2 | 6 => {
+                let name = if step == 2 { "agent-2" } else { "agent-3" };
+                let a = agents.get_mut(name).unwrap();
                 a.signal("TERM");
-                let status = a
-                    .wait_exit(Duration::from_secs(30))
-                    .expect("agent-2 exits after SIGTERM");
+                let status = a.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
                 assert!(status.success(), "SIGTERM exits 0: {status:?}");
-                events.push(format!("cycle {step}: agent-2 left (SIGTERM, exit 0)"));
+                events.push(format!("cycle {step}: {name} left (SIGTERM, exit 0)"));
             }
-            5 => {
-                agents.insert("agent-4".into(), h.start_agent("agent-4"));
-                events.push(format!("cycle {step}: agent-4 started"));
+            4 | 8 => {
+                let name = if step == 4 { "agent-4" } else { "agent-5" };
+                agents.insert(name.into(), h.start_agent(name));
+                events.push(format!("cycle {step}: {name} started"));
             }
-            7 => {
-                let a = agents.get_mut("agent-3").unwrap();
+            KILL_AT => {
+                let a = agents.get_mut("agent-4").unwrap();
                 a.signal("KILL");
                 let _ = a.wait_exit(Duration::from_secs(5));
-                events.push(format!("cycle {step}: agent-3 SIGKILLed"));
+                events.push(format!("cycle {step}: agent-4 SIGKILLed"));
             }
-            9 => {
+            11 => {
                 let a = agents.get("agent-1").unwrap();
-                h.write_conf(
-                    "agent-1",
-                    a.admin,
-                    &["storage.objects", "storage.containers.objects"],
-                );
+                h.write_conf("agent-1", a.admin, &["storage.objects", "storage.containers.objects"]);
                 a.signal("HUP");
-                events.push(format!(
-                    "cycle {step}: agent-1 SIGHUP (adds storage.containers.objects)"
-                ));
+                events.push(format!("cycle {step}: agent-1 SIGHUP (adds storage.containers.objects)"));
             }
-            10 => {
+            12 => {
                 let a = agents.get("agent-1").unwrap();
-                std::fs::write(
-                    h.dir.path().join("agent-1-polling.yaml"),
-                    "sources:\n  - name: broken\n    interval: 0\n",
-                )
-                .unwrap();
+                std::fs::write(h.dir.path().join("agent-1-polling.yaml"), "sources:\n  - name: broken\n    interval: 0\n").unwrap();
                 a.signal("HUP");
-                events.push(format!(
-                    "cycle {step}: agent-1 SIGHUP with a broken polling.yaml"
-                ));
+                events.push(format!("cycle {step}: agent-1 SIGHUP with a broken polling.yaml"));
             }
             _ => {}
         }
     }
-    sleep_until_wall(cycle_start(k0 + 13)).await;
+    sleep_until_wall(cycle_start(k0 + CYCLES + 1)).await;
 
     let mut table = Vec::new();
     let mut failures = Vec::new();
-    for step in 0..12i64 {
+    for step in 0..CYCLES {
         let (line, missed, dup) = h.coverage(&format!("cycle {step:>2}"), k0 + step);
         // Exactly once, except that a SIGKILL may re-poll part of the dead agent's share.
-        if missed > 0 || (step != 7 && dup > 0) {
+        if missed > 0 || (step != KILL_AT && dup > 0) {
             failures.push(line.clone());
         }
         table.push(line);
@@ -118,7 +108,7 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
 
     // The first reload added storage.containers.objects: a Swift GET per account happens; the
     // broken second reload did not remove it.
-    let last = k0 + 11;
+    let last = k0 + CYCLES - 1;
     let gets = h.sim.stats().coverage(
         PollKind::SwiftGetAccount,
         &h.projects,
