@@ -187,7 +187,7 @@ async fn mutual_tls_wrong_ca_wrong_name_and_plain_to_tls() {
 
     // TLS client to a plain port: a TLS error, not a hang.
     let plain = with_cert.replace(&format!(":{tls}?"), &format!(":{}?", redis.port));
-    let e = describe_err(&plain).await;
+    let e = describe_err(&format!("{plain}&socket_connect_timeout=1")).await;
     eprintln!("TLS to a plain port: {e}");
     assert!(e.contains("TLS"), "{e}");
 
@@ -237,7 +237,7 @@ async fn sentinels_over_tls_resolve_a_tls_master() {
     // The sentinel's plain port is first: with sentinel_ssl it is spoken to in TLS and
     // fails; the TLS port answers.
     let url = format!(
-        "redis://127.0.0.1:{}?sentinel=mymaster&sentinel_fallback=127.0.0.1:{s_tls}&sentinel_ssl=true&ssl=true&ssl_ca_certs={ca}&timeout=2&membership_timeout=1",
+        "redis://127.0.0.1:{}?sentinel=mymaster&sentinel_fallback=127.0.0.1:{s_tls}&sentinel_ssl=true&ssl=true&ssl_ca_certs={ca}&timeout=2&membership_timeout=1&socket_connect_timeout=1",
         sentinel.port
     );
     let (a, ra) = start(config(&url, "node-a")).unwrap();
@@ -260,13 +260,13 @@ async fn sentinels_over_tls_resolve_a_tls_master() {
 
     // Without sentinel_ssl the TLS sentinel port does not answer plain Redis.
     let e = describe_err(&format!(
-        "redis://127.0.0.1:{s_tls}?sentinel=mymaster&ssl=true&ssl_ca_certs={ca}&timeout=1"
+        "redis://127.0.0.1:{s_tls}?sentinel=mymaster&ssl=true&ssl_ca_certs={ca}&timeout=1&socket_connect_timeout=1"
     ))
     .await;
     assert!(e.contains("asking the sentinels"), "{e}");
     // With sentinel_ssl but without ssl, the TLS master is spoken to in plain text.
     let e = describe_err(&format!(
-        "redis://127.0.0.1:{s_tls}?sentinel=mymaster&sentinel_ssl=1&ssl_ca_certs={ca}&timeout=1"
+        "redis://127.0.0.1:{s_tls}?sentinel=mymaster&sentinel_ssl=1&ssl_ca_certs={ca}&timeout=1&socket_connect_timeout=1"
     ))
     .await;
     assert!(e.contains("named 127.0.0.1"), "{e}");
