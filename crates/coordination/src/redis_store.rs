@@ -5,13 +5,15 @@
 //! `replica-read-only no`), then `MGET` of the other members' beat keys. Only when someone
 //! is dead does it run tooz's transaction: `WATCH G; HGETALL G; MGET …; MULTI; HDEL …; EXEC`.
 
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{
-    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ProtocolVersion,
-    RedisConnectionInfo, Value,
+    AsyncConnectionConfig, Client, ClientTlsConfig, ConnectionAddr, ConnectionInfo,
+    ProtocolVersion, RedisConnectionInfo, TlsCertificates, Value,
 };
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -19,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::ExponentialBackoff;
 use crate::store::{GroupState, Store, StoreError};
-use crate::url::{Endpoint, HostPort, RedisUrl};
+use crate::url::{Endpoint, HostPort, RedisUrl, TlsOptions};
 use crate::view::MemberId;
 
 /// The `__created__` field tooz keeps in every group hash.
@@ -132,6 +134,86 @@ fn tcp(hp: &HostPort) -> ConnectionAddr {
     ConnectionAddr::Tcp(hp.host.clone(), hp.port)
 }
 
+static RING: std::sync::Once = std::sync::Once::new();
+
+/// Installs the ring crypto provider once per process (as the pollsters and publishers do):
+/// rustls needs exactly one and this workspace never builds aws-lc-rs.
+fn install_ring() {
+    RING.call_once(|| {
+        // An error means another part of the process installed a provider first: fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+fn read_pem(option: &str, path: &Path, what: &str) -> Result<Vec<u8>, String> {
+    let b = std::fs::read(path)
+        .map_err(|e| format!("TLS: cannot read {option} {}: {e}", path.display()))?;
+    if !String::from_utf8_lossy(&b).contains("-----BEGIN ") {
+        return Err(format!(
+            "TLS: {option} {} holds no PEM {what}",
+            path.display()
+        ));
+    }
+    Ok(b)
+}
+
+/// Reads the `ssl_*` files (at every connect, so renewed files are picked up).
+pub(crate) fn tls_certificates(t: &TlsOptions) -> Result<TlsCertificates, String> {
+    let root_cert = t
+        .ca_certs
+        .as_deref()
+        .map(|p| read_pem("ssl_ca_certs", p, "certificate"))
+        .transpose()?;
+    let client_tls = match &t.certfile {
+        None => None,
+        Some(c) => {
+            let client_cert = read_pem("ssl_certfile", c, "certificate")?;
+            // Like Python's load_cert_chain: without ssl_keyfile the key is in the certfile.
+            let client_key = match &t.keyfile {
+                Some(k) => read_pem("ssl_keyfile", k, "private key")?,
+                None => client_cert.clone(),
+            };
+            Some(ClientTlsConfig {
+                client_cert,
+                client_key,
+            })
+        }
+    };
+    Ok(TlsCertificates {
+        client_tls,
+        root_cert,
+    })
+}
+
+/// A client for one TCP server, over TLS (certificate and host name verified) when `tls`.
+fn client_for(
+    hp: &HostPort,
+    redis: RedisConnectionInfo,
+    tls: Option<&TlsOptions>,
+) -> Result<Client, String> {
+    match tls {
+        None => Client::open(ConnectionInfo {
+            addr: tcp(hp),
+            redis,
+        })
+        .map_err(|e| e.to_string()),
+        Some(t) => {
+            install_ring();
+            let certs = tls_certificates(t)?;
+            let info = ConnectionInfo {
+                addr: ConnectionAddr::TcpTls {
+                    host: hp.host.clone(),
+                    port: hp.port,
+                    insecure: false,
+                    tls_params: None,
+                },
+                redis,
+            };
+            Client::build_with_tls(info, certs).map_err(|e| format!("TLS: {e}"))
+        }
+    }
+}
+
 /// Master connection details for a URL (db, credentials), RESP2.
 pub(crate) fn master_redis_info(url: &RedisUrl) -> RedisConnectionInfo {
     RedisConnectionInfo {
@@ -156,6 +238,9 @@ pub(crate) fn connect_budget(url: &RedisUrl) -> Duration {
     url.socket_connect_timeout + response_timeout(url)
 }
 
+/// Connection options: timeouts, and `SO_KEEPALIVE` only when `socket_keepalive` is true
+/// (the redis crate leaves the socket option alone otherwise, so it stays off: Linux's
+/// default).
 fn conn_config(url: &RedisUrl) -> AsyncConnectionConfig {
     let mut cfg = AsyncConnectionConfig::new()
         .set_connection_timeout(url.socket_connect_timeout)
@@ -169,40 +254,101 @@ fn conn_config(url: &RedisUrl) -> AsyncConnectionConfig {
     cfg
 }
 
+/// Connects `client` within the connect budget. Errors name TLS when it was asked for.
+async fn connect_client(
+    url: &RedisUrl,
+    client: &Client,
+    addr: &str,
+    tls: bool,
+) -> Result<MultiplexedConnection, StoreError> {
+    let doing = if tls {
+        "connecting over TLS"
+    } else {
+        "connecting"
+    };
+    let budget = connect_budget(url);
+    let connect = async {
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&conn_config(url))
+            .await?;
+        if tls {
+            // With TLS 1.3 a server that rejects our client certificate (or its absence)
+            // says so only after the handshake: ask once so the failure is reported as a
+            // TLS connect error, not as the first group operation's.
+            let _: Value = redis::cmd("PING").query_async(&mut conn).await?;
+        }
+        Ok::<_, redis::RedisError>(conn)
+    };
+    tokio::time::timeout(budget, connect)
+        .await
+        .map_err(|_| redis_err(doing, addr, format!("no answer within {budget:?}")))?
+        .map_err(|e| redis_err(doing, addr, e))
+}
+
+/// Connects to one TCP server (TLS when `tls`).
+async fn connect_tcp(
+    url: &RedisUrl,
+    hp: &HostPort,
+    redis: RedisConnectionInfo,
+    tls: Option<&TlsOptions>,
+) -> Result<(MultiplexedConnection, String), StoreError> {
+    let addr = hp.to_string();
+    let doing = if tls.is_some() {
+        "connecting over TLS"
+    } else {
+        "connecting"
+    };
+    let client = client_for(hp, redis, tls).map_err(|e| redis_err(doing, &addr, e))?;
+    let conn = connect_client(url, &client, &addr, tls.is_some()).await?;
+    Ok((conn, addr))
+}
+
 /// Opens a connection to the master (resolving it through the sentinels in turn when
 /// configured). Returns the connection and the master address it reached.
 pub(crate) async fn open_master(
     url: &RedisUrl,
     sentinels: &mut SentinelSet,
 ) -> Result<(MultiplexedConnection, String), StoreError> {
-    let target = url.to_string();
-    let info = match &url.endpoint {
-        Endpoint::Tcp(hp) => ConnectionInfo {
-            addr: tcp(hp),
-            redis: master_redis_info(url),
-        },
-        Endpoint::Unix(p) => ConnectionInfo {
-            addr: ConnectionAddr::Unix(p.clone()),
-            redis: master_redis_info(url),
-        },
-        Endpoint::Sentinel { .. } => sentinels.resolve(url).await?,
-    };
-    let addr = info.addr.to_string();
-    let client = Client::open(info).map_err(|e| redis_err("connecting", &target, e))?;
-    let budget = connect_budget(url);
-    let conn = tokio::time::timeout(
-        budget,
-        client.get_multiplexed_async_connection_with_config(&conn_config(url)),
-    )
-    .await
-    .map_err(|_| redis_err("connecting", &addr, format!("no answer within {budget:?}")))?
-    .map_err(|e| redis_err("connecting", &addr, e))?;
-    Ok((conn, addr))
+    match &url.endpoint {
+        Endpoint::Tcp(hp) => connect_tcp(url, hp, master_redis_info(url), url.tls.as_ref()).await,
+        Endpoint::Unix(p) => {
+            let addr = p.display().to_string();
+            let client = Client::open(ConnectionInfo {
+                addr: ConnectionAddr::Unix(p.clone()),
+                redis: master_redis_info(url),
+            })
+            .map_err(|e| redis_err("connecting", &url.to_string(), e))?;
+            let conn = connect_client(url, &client, &addr, false).await?;
+            Ok((conn, addr))
+        }
+        Endpoint::Sentinel { .. } => sentinels.resolve(url).await,
+    }
 }
 
-/// The sentinels of a URL, asked in turn; the one that answers moves to the front.
+/// Whether a `SENTINEL MASTERS` entry is our service, a master, and neither s_down nor
+/// o_down (redis-py's rule); its address if so.
+fn valid_master(m: &HashMap<String, String>, service: &str) -> Option<HostPort> {
+    if m.get("name").map(String::as_str) != Some(service) {
+        return None;
+    }
+    let flags = m.get("flags")?;
+    if !flags.split(',').any(|f| f == "master")
+        || flags.contains("s_down")
+        || flags.contains("o_down")
+    {
+        return None;
+    }
+    Some(HostPort {
+        host: m.get("ip")?.clone(),
+        port: m.get("port")?.parse().ok()?,
+    })
+}
+
+/// The sentinels of a URL, asked in turn; the one that answers moves to the front. Each
+/// keeps its connection (TLS with `sentinel_ssl`, `sentinel_username`/`sentinel_password`)
+/// until it fails.
 pub(crate) struct SentinelSet {
-    sentinels: Vec<(HostPort, Option<redis::sentinel::Sentinel>)>,
+    sentinels: Vec<(HostPort, Option<MultiplexedConnection>)>,
 }
 
 impl SentinelSet {
@@ -216,11 +362,50 @@ impl SentinelSet {
         SentinelSet { sentinels }
     }
 
+    /// `SENTINEL MASTERS` on sentinel `i`, reconnecting once when a kept connection broke.
+    async fn masters(
+        &mut self,
+        i: usize,
+        url: &RedisUrl,
+    ) -> Result<Vec<HashMap<String, String>>, String> {
+        let mut fresh = false;
+        loop {
+            let (hp, cached) = &mut self.sentinels[i];
+            if cached.is_none() {
+                let (c, _) =
+                    connect_tcp(url, hp, sentinel_redis_info(url), url.sentinel_tls.as_ref())
+                        .await
+                        .map_err(|e| format!("{}: {}", e.doing, e.message))?;
+                *cached = Some(c);
+                fresh = true;
+            }
+            let Some(conn) = cached.as_mut() else {
+                continue;
+            };
+            match redis::cmd("SENTINEL")
+                .arg("MASTERS")
+                .query_async(conn)
+                .await
+            {
+                Ok(m) => return Ok(m),
+                Err(e) => {
+                    *cached = None;
+                    if fresh || !(e.is_io_error() || e.is_unrecoverable_error()) {
+                        return Err(e.to_string());
+                    }
+                }
+            }
+        }
+    }
+
     /// Asks the sentinels in order for the master (`SENTINEL MASTERS`, skipping masters in
-    /// s_down/o_down) and confirms its role with `ROLE` — the `redis` crate's
-    /// `Sentinel::async_master_for` — with our own per-sentinel deadline so a silent
-    /// sentinel cannot hold up the others.
-    async fn resolve(&mut self, url: &RedisUrl) -> Result<ConnectionInfo, StoreError> {
+    /// s_down/o_down, as redis-py), connects to it (TLS with `ssl`) and confirms its role
+    /// with `ROLE`, each sentinel within its own deadline so a silent one cannot hold up
+    /// the others.
+    async fn resolve(
+        &mut self,
+        url: &RedisUrl,
+    ) -> Result<(MultiplexedConnection, String), StoreError> {
         let Endpoint::Sentinel { service, .. } = &url.endpoint else {
             return Err(redis_err(
                 "resolving the master",
@@ -228,50 +413,54 @@ impl SentinelSet {
                 "no sentinel configured",
             ));
         };
-        let node = redis::sentinel::SentinelNodeConnectionInfo {
-            tls_mode: None,
-            redis_connection_info: Some(master_redis_info(url)),
-        };
         let budget = connect_budget(url);
         let mut errors = Vec::new();
         for i in 0..self.sentinels.len() {
-            let (hp, cached) = &mut self.sentinels[i];
-            if cached.is_none() {
-                let info = ConnectionInfo {
-                    addr: tcp(hp),
-                    redis: sentinel_redis_info(url),
-                };
-                match redis::sentinel::Sentinel::build(vec![info]) {
-                    Ok(s) => *cached = Some(s),
-                    Err(e) => {
-                        errors.push(format!("{hp}: {e}"));
-                        continue;
-                    }
+            let hp = self.sentinels[i].0.clone();
+            let masters = match tokio::time::timeout(budget, self.masters(i, url)).await {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => {
+                    errors.push(format!("sentinel {hp}: {e}"));
+                    continue;
                 }
-            }
-            let Some(sentinel) = cached.as_mut() else {
+                Err(_) => {
+                    self.sentinels[i].1 = None;
+                    errors.push(format!("sentinel {hp}: no answer within {budget:?}"));
+                    continue;
+                }
+            };
+            let Some(master) = masters.iter().find_map(|m| valid_master(m, service)) else {
+                errors.push(format!(
+                    "sentinel {hp}: no master named {service:?} that is up"
+                ));
                 continue;
             };
-            match tokio::time::timeout(budget, sentinel.async_master_for(service, Some(&node)))
-                .await
-            {
-                Ok(Ok(client)) => {
-                    let info = client.get_connection_info().clone();
-                    debug!(sentinel = %hp, master = %info.addr, "Sentinel named the master.");
+            let found = async {
+                let (mut conn, addr) =
+                    connect_tcp(url, &master, master_redis_info(url), url.tls.as_ref()).await?;
+                let role: Value = redis::cmd("ROLE")
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| redis_err("checking the master's role", &addr, e))?;
+                match role_of(&role).as_str() {
+                    "master" => Ok((conn, addr)),
+                    r => Err(redis_err(
+                        "checking the master's role",
+                        &addr,
+                        format!("ROLE is {r}, not master"),
+                    )),
+                }
+            };
+            match found.await {
+                Ok((conn, addr)) => {
+                    debug!(sentinel = %hp, master = %addr, "Sentinel named the master.");
                     if i > 0 {
                         let s = self.sentinels.remove(i);
                         self.sentinels.insert(0, s);
                     }
-                    return Ok(info);
+                    return Ok((conn, addr));
                 }
-                Ok(Err(e)) => {
-                    *cached = None;
-                    errors.push(format!("{hp}: {e}"));
-                }
-                Err(_) => {
-                    *cached = None;
-                    errors.push(format!("{hp}: no answer within {budget:?}"));
-                }
+                Err(e) => errors.push(format!("sentinel {hp} named {master}: {e}")),
             }
         }
         Err(redis_err(
@@ -331,10 +520,8 @@ pub(crate) fn watch_switch_master(
     let tasks = sentinels
         .iter()
         .map(|hp| {
-            let info = ConnectionInfo {
-                addr: tcp(hp),
-                redis: sentinel_redis_info(url),
-            };
+            let redis_info = sentinel_redis_info(url);
+            let tls = url.sentinel_tls.clone();
             let hp = hp.clone();
             let service = service.clone();
             let notify = notify.clone();
@@ -351,10 +538,11 @@ pub(crate) fn watch_switch_master(
                 };
                 loop {
                     let sub = async {
-                        let client = Client::open(info.clone())?;
-                        let mut ps = client.get_async_pubsub().await?;
-                        ps.subscribe("+switch-master").await?;
-                        Ok::<_, redis::RedisError>(ps)
+                        // No keepalive knob for pub/sub connections in redis 0.32.
+                        let client = client_for(&hp, redis_info.clone(), tls.as_ref())?;
+                        let mut ps = client.get_async_pubsub().await.map_err(|e| e.to_string())?;
+                        ps.subscribe("+switch-master").await.map_err(|e| e.to_string())?;
+                        Ok::<_, String>(ps)
                     };
                     match tokio::time::timeout(connect_budget, sub).await {
                         Ok(Ok(ps)) => {

@@ -117,15 +117,19 @@ pub enum Endpoint {
     },
 }
 
-/// TLS options (`ssl=true`, `ssl_*`). Parsed, but this build has no TLS support: see
-/// [`RedisUrl::check_supported`].
+/// TLS options (`ssl=true` / `rediss://` for the master, `sentinel_ssl=true` for the
+/// sentinels; both use the same `ssl_*` files, as redis-py does). The server certificate and
+/// its host name are always verified; the files are read at each connect, so a renewed
+/// certificate is picked up on the next reconnect.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsOptions {
-    /// `ssl_certfile`.
+    /// `ssl_certfile`: our client certificate chain (PEM), for servers that require one
+    /// (`tls-auth-clients yes`). May also hold the key when `ssl_keyfile` is not given.
     pub certfile: Option<PathBuf>,
-    /// `ssl_keyfile`.
+    /// `ssl_keyfile`: the client certificate's private key (PEM).
     pub keyfile: Option<PathBuf>,
-    /// `ssl_ca_certs`.
+    /// `ssl_ca_certs`: the CA bundle (PEM) the server certificate must chain to; the system
+    /// roots when not given.
     pub ca_certs: Option<PathBuf>,
 }
 
@@ -158,8 +162,8 @@ pub struct RedisUrl {
     pub sentinel_username: Option<String>,
     /// `sentinel_password`.
     pub sentinel_password: Option<Secret>,
-    /// `sentinel_ssl=true`.
-    pub sentinel_tls: bool,
+    /// `sentinel_ssl=true`: TLS to the sentinels, with the same `ssl_*` files.
+    pub sentinel_tls: Option<TlsOptions>,
     /// `namespace` (default `_tooz`).
     pub namespace: String,
     /// Options tooz or redis-py would accept but that play no part here, and unknown
@@ -503,11 +507,32 @@ impl RedisUrl {
         };
         let socket_keepalive = get("socket_keepalive").is_none_or(bool_from_string);
         let ssl = rediss || get("ssl").is_some_and(bool_from_string);
-        let tls = ssl.then(|| TlsOptions {
+        let tls_files = TlsOptions {
             certfile: get("ssl_certfile").map(PathBuf::from),
             keyfile: get("ssl_keyfile").map(PathBuf::from),
             ca_certs: get("ssl_ca_certs").map(PathBuf::from),
-        });
+        };
+        let tls = ssl.then(|| tls_files.clone());
+        let sentinel_tls = get("sentinel_ssl")
+            .is_some_and(bool_from_string)
+            .then(|| tls_files.clone());
+        if tls.is_some() || sentinel_tls.is_some() {
+            if tls_files.keyfile.is_some() && tls_files.certfile.is_none() {
+                return Err(ctx.err(
+                    "option ssl_keyfile",
+                    get("ssl_keyfile").unwrap_or_default(),
+                    "needs ssl_certfile (the client certificate) too",
+                ));
+            }
+            if tls.is_some() && matches!(endpoint, Endpoint::Unix(_)) {
+                return Err(ctx.err(
+                    "option ssl",
+                    "true",
+                    "TLS cannot be used over a unix socket (redis-py ignores it there); \
+                     drop ssl=true or connect over TCP",
+                ));
+            }
+        }
         if let Some(enc) = get("encoding") {
             let e = enc.to_ascii_lowercase().replace(['-', '_'], "");
             if e != "utf8" {
@@ -561,7 +586,7 @@ impl RedisUrl {
             tls,
             sentinel_username: get("sentinel_username").map(str::to_string),
             sentinel_password: get("sentinel_password").map(Secret::new),
-            sentinel_tls: get("sentinel_ssl").is_some_and(bool_from_string),
+            sentinel_tls,
             namespace,
             ignored_options,
         })
@@ -572,18 +597,11 @@ impl RedisUrl {
         (self.membership_timeout.as_secs_f64() * 1000.0) as u64
     }
 
-    /// Errors when the URL asks for something this build cannot do (TLS).
+    /// Errors when the URL asks for something this build cannot do. Everything [`parse`]
+    /// accepts is supported now (TLS included); kept so callers need not change.
+    ///
+    /// [`parse`]: RedisUrl::parse
     pub fn check_supported(&self) -> Result<(), UrlError> {
-        if self.tls.is_some() || self.sentinel_tls {
-            return Err(UrlError::Invalid {
-                url: self.masked.clone(),
-                part: "option ssl".to_string(),
-                value: "true".to_string(),
-                reason: "TLS is not supported in this build of ceilometer-central; \
-                         use a plain redis:// URL (e.g. on a trusted management network)"
-                    .to_string(),
-            });
-        }
         Ok(())
     }
 }
@@ -725,13 +743,39 @@ mod tests {
             u.tls.as_ref().unwrap().ca_certs.as_deref(),
             Some(std::path::Path::new("/etc/ca.pem"))
         );
-        let e = u.check_supported().unwrap_err();
-        assert!(e.to_string().contains("TLS is not supported"), "{e}");
+        assert!(u.check_supported().is_ok());
+        assert!(u.sentinel_tls.is_none());
         assert!(p("rediss://h:6379").tls.is_some());
+        assert!(p("redis://h:6379?ssl=on").tls.is_some());
+        assert!(p("redis://h:6379?ssl=Yes").tls.is_some());
         assert!(p("redis://h:6379?ssl=no").tls.is_none());
         assert!(p("redis://h:6379?ssl=").tls.is_none());
         assert!(p("redis://h:6379").check_supported().is_ok());
         assert!(!p("redis://h:6379?socket_keepalive=0").socket_keepalive);
+        assert!(!p("redis://h:6379?socket_keepalive=false").socket_keepalive);
+        assert!(p("redis://h:6379?socket_keepalive=t").socket_keepalive);
+    }
+
+    #[test]
+    fn ssl_files_and_sentinel_ssl() {
+        let u = p("redis://s:26379?sentinel=m&sentinel_ssl=1&ssl_ca_certs=/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem");
+        // sentinel_ssl alone: TLS to the sentinels, plain to the master; same files.
+        assert!(u.tls.is_none());
+        let st = u.sentinel_tls.as_ref().unwrap();
+        assert_eq!(
+            st.ca_certs.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
+        assert_eq!(st.certfile.as_deref(), Some(std::path::Path::new("/c.pem")));
+        assert_eq!(st.keyfile.as_deref(), Some(std::path::Path::new("/k.pem")));
+        let u = p("rediss://s:26379?sentinel=m&ssl_ca_certs=/ca.pem");
+        assert!(u.tls.is_some() && u.sentinel_tls.is_none());
+        let e = RedisUrl::parse("redis://h:1?ssl=true&ssl_keyfile=/k.pem").unwrap_err();
+        assert!(e.to_string().contains("ssl_certfile"), "{e}");
+        let e = RedisUrl::parse("rediss:///run/redis.sock").unwrap_err();
+        assert!(e.to_string().contains("unix socket"), "{e}");
+        // Files without ssl=true play no part (as in redis-py).
+        assert!(p("redis://h:1?ssl_keyfile=/k.pem").tls.is_none());
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod rabbitmq;
+pub mod tls;
 
 use std::future::Future;
 use std::net::TcpListener;
@@ -61,7 +62,10 @@ where
 
 /// A redis-server or redis-sentinel child, SIGKILLed on drop.
 pub struct Proc {
+    /// The plain (non-TLS) port: always there, for readiness checks and test inspection.
     pub port: u16,
+    /// The TLS port, for servers started with TLS.
+    pub tls_port: Option<u16>,
     pub child: Option<Child>,
     pub dir: tempfile::TempDir,
     args: Vec<String>,
@@ -112,6 +116,7 @@ impl Proc {
         let child = Self::spawn_child(&bin, &args, dir.path());
         let p = Proc {
             port,
+            tls_port: None,
             child: Some(child),
             dir,
             args,
@@ -121,8 +126,54 @@ impl Proc {
         p
     }
 
+    /// A redis-server with a TLS port (certificates of `pki`) besides its plain one.
+    /// Redis requires client certificates by default: pass `--tls-auth-clients no` in
+    /// `extra` for server-only TLS.
+    pub async fn redis_tls(pki: &tls::Pki, extra: &[&str]) -> Proc {
+        let tls_port = free_port();
+        let mut args: Vec<String> = vec!["--tls-port".into(), tls_port.to_string()];
+        args.extend(pki.server_args());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut p = Self::redis_on(free_port(), &args).await;
+        p.tls_port = Some(tls_port);
+        wait_listening(tls_port).await;
+        p
+    }
+
     /// A redis-sentinel monitoring `mymaster` at `master_port`.
     pub async fn sentinel(master_port: u16, down_after_ms: u64) -> Proc {
+        Self::sentinel_conf(master_port, down_after_ms, "").await
+    }
+
+    /// A redis-sentinel with a TLS port (and its plain one) that also talks TLS to the
+    /// master (`tls-replication yes`): `master_port` is the master's TLS port. `extra`
+    /// lines are appended to sentinel.conf.
+    pub async fn sentinel_tls(
+        pki: &tls::Pki,
+        master_port: u16,
+        down_after_ms: u64,
+        extra: &str,
+    ) -> Proc {
+        let tls_port = free_port();
+        let mut conf = format!("tls-port {tls_port}\ntls-replication yes\n");
+        for pair in pki.server_args().chunks(2) {
+            conf.push_str(&format!(
+                "{} {}\n",
+                pair[0].trim_start_matches("--"),
+                pair[1]
+            ));
+        }
+        conf.push_str(extra);
+        let mut p = Self::sentinel_conf(master_port, down_after_ms, &conf).await;
+        p.tls_port = Some(tls_port);
+        wait_listening(tls_port).await;
+        p
+    }
+
+    /// A redis-sentinel monitoring `mymaster` at `master_port`, with `extra` lines appended
+    /// to sentinel.conf (e.g. `requirepass …`, `sentinel auth-pass mymaster …`).
+    pub async fn sentinel_conf(master_port: u16, down_after_ms: u64, extra: &str) -> Proc {
         let bin = binary("redis-sentinel");
         let port = free_port();
         let dir = tempfile::tempdir().unwrap();
@@ -134,7 +185,7 @@ impl Proc {
                  sentinel monitor mymaster 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds mymaster {down_after_ms}\n\
                  sentinel failover-timeout mymaster 10000\n\
-                 sentinel parallel-syncs mymaster 1\n",
+                 sentinel parallel-syncs mymaster 1\n{extra}\n",
                 dir.path().display()
             ),
         )
@@ -143,6 +194,7 @@ impl Proc {
         let child = Self::spawn_child(&bin, &args, dir.path());
         let p = Proc {
             port,
+            tls_port: None,
             child: Some(child),
             dir,
             args,
@@ -207,6 +259,20 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Waits (10 s at most) until something accepts TCP connections on 127.0.0.1:`port`.
+pub async fn wait_listening(port: u16) {
+    wait_for(
+        &format!("a listener on 127.0.0.1:{port}"),
+        Duration::from_secs(10),
+        || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        },
+    )
+    .await;
 }
 
 /// Total command calls from `INFO commandstats`, excluding `info` itself.
