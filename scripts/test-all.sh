@@ -19,6 +19,8 @@ done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # net-snmp's agent for crates/snmp's tests (they start their own on a free loopback port).
 [ -x /usr/sbin/snmpd ] || command -v snmpd >/dev/null 2>&1 || need+=(snmpd)
+# openssl makes the throwaway PKI of the Redis TLS tests.
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # RabbitMQ for the bus publisher's tests (they start a private broker on a free port).
 [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || need+=(rabbitmq-server)
 if ((${#need[@]})); then
