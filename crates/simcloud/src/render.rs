@@ -103,7 +103,7 @@ pub fn image(c: &Ctx, r: &Res) -> Value {
         "visibility": pick(r.id, 4, &["public", "private", "private", "shared", "community"]),
         "self": format!("/v2/images/{id}"),
         "min_disk": h(r.id, 5) % 20,
-        "protected": h(r.id, 6) % 10 == 0,
+        "protected": h(r.id, 6).is_multiple_of(10),
         "id": id,
         "file": format!("/v2/images/{id}/file"),
         "checksum": format!("{:016x}{:016x}", h(r.id, 7), h(r.id, 8)),
@@ -130,7 +130,7 @@ fn link_self(href: String) -> Value {
 pub fn volume(c: &Ctx, r: &Res) -> Value {
     let id = uuid(r.id);
     let st = status(Kind::Volume, r);
-    let bootable = h(r.id, 20) % 3 == 0;
+    let bootable = h(r.id, 20).is_multiple_of(3);
     let attachments = if st == "in-use" {
         let server = uuid(derive_id(r.id, 21));
         json!([{
@@ -152,7 +152,7 @@ pub fn volume(c: &Ctx, r: &Res) -> Value {
         "consistencygroup_id": null,
         "created_at": created(r.id, TsStyle::Micros),
         "description": null,
-        "encrypted": h(r.id, 24) % 5 == 0,
+        "encrypted": h(r.id, 24).is_multiple_of(5),
         "id": id,
         "links": link_self(format!("{}/v3/{}/volumes/{}", c.base, hex32(r.project), id)),
         "metadata": {},
@@ -252,7 +252,7 @@ pub fn backup(c: &Ctx, r: &Res) -> Value {
         "fail_reason": null,
         "has_dependent_backups": false,
         "id": id,
-        "is_incremental": h(r.id, 41) % 2 == 0,
+        "is_incremental": h(r.id, 41).is_multiple_of(2),
         "links": link_self(format!("{}/v3/{}/backups/{}", c.base, hex32(r.project), id)),
         "name": format!("backup-{}", &id[..8]),
         "object_count": r.size * 4,
@@ -294,7 +294,7 @@ pub fn pool(p: &Pool, detail: bool) -> Value {
             "allocated_capacity_gb": p.allocated_gb,
             "provisioned_capacity_gb": p.provisioned_gb,
             "max_over_subscription_ratio": "20.0",
-            "thin_provisioning_support": p.n % 2 == 0,
+            "thin_provisioning_support": p.n.is_multiple_of(2),
             "volume_backend_name": format!("lvm{}", p.n % 2),
             "reserved_percentage": 0,
             "driver_version": "3.0.0",
@@ -440,7 +440,7 @@ pub fn firewall_group(_c: &Ctx, r: &Res) -> Value {
 /// Neutron FWaaS v2 firewall policy.
 pub fn firewall_policy(_c: &Ctx, r: &Res) -> Value {
     json!({
-        "audited": h(r.id, 71) % 2 == 0,
+        "audited": h(r.id, 71).is_multiple_of(2),
         "description": "",
         "firewall_rules": [uuid(derive_id(r.id, 72))],
         "id": uuid(r.id),
@@ -511,7 +511,7 @@ pub fn share(c: &Ctx, r: &Res) -> Value {
         "description": "",
         "host": format!("manila{}@generic1#GENERIC1", h(r.id, 93) % 4),
         "task_state": null,
-        "is_public": h(r.id, 94) % 4 == 0,
+        "is_public": h(r.id, 94).is_multiple_of(4),
         "snapshot_support": true,
         "user_id": hex32(project_user(r.project)),
         "name": format!("share-{}", &id[..8]),
