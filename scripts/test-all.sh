@@ -46,3 +46,8 @@ log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 log "cargo test"
 cargo test --workspace --locked
+
+# --- Load benchmark, `small` preset (fails unless coverage is exact; asserts nothing on speed)
+log "loadbench --preset small (release build of ceilometer-central, simcloud, loadbench)"
+cargo build --release --locked -p ceilometer-central -p simcloud -p loadbench
+"${CARGO_TARGET_DIR:-$root/target}/release/loadbench" --preset small --out "$(mktemp -d)"

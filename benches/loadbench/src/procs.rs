@@ -5,7 +5,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::now_us;
 
 use anyhow::{bail, Context, Result};
 
@@ -44,13 +46,13 @@ impl Guard {
     /// Waits at most `limit` for the exit; `None` if still running.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
         let c = self.child.as_mut()?;
-        let deadline = Instant::now() + limit;
+        let deadline = now_us() + limit.as_micros() as i64;
         loop {
             if let Ok(Some(s)) = c.try_wait() {
                 self.child = None;
                 return Some(s);
             }
-            if Instant::now() > deadline {
+            if now_us() > deadline {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -216,9 +218,9 @@ pub fn start_redis(dir: &Path) -> Result<(Guard, u16)> {
             .stderr(Stdio::null()),
     )
     .context("redis-server is needed: apt-get install -y redis-server")?;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = now_us() + 10_000_000;
     while redis_calls(port).is_err() {
-        if Instant::now() > deadline {
+        if now_us() > deadline {
             bail!("redis-server on port {port} does not answer");
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -406,12 +406,14 @@ impl Feeds {
     ) -> Option<PageFeed> {
         let ds = discoveries(src, default_discovery);
         let name = |u: &str| u.split_once(':').map_or(u, |x| x.0).to_owned();
-        if listing && src.resources.is_empty() && ds.len() == 1 {
-            if listing_spec(&name(ds[0])).is_some() {
-                let (tx, rx) = tokio::sync::mpsc::channel(1);
-                self.subs.entry(ds[0].to_owned()).or_default().push(tx);
-                return Some(rx);
-            }
+        if listing
+            && src.resources.is_empty()
+            && ds.len() == 1
+            && listing_spec(&name(ds[0])).is_some()
+        {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            self.subs.entry(ds[0].to_owned()).or_default().push(tx);
+            return Some(rx);
         }
         for d in ds {
             self.cached.insert(d.to_owned());
