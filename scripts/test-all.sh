@@ -53,3 +53,8 @@ cargo test --workspace --locked
 # maintainer scripts, the OCF agent against running agents, the Redis/Sentinel examples.
 log "packaging (packaging/tests/run.sh)"
 "$root/packaging/tests/run.sh"
+
+# --- Load benchmark, `small` preset (fails unless coverage is exact; asserts nothing on speed)
+log "loadbench --preset small (release build of ceilometer-central, simcloud, loadbench)"
+cargo build --release --locked -p ceilometer-central -p simcloud -p loadbench
+"${CARGO_TARGET_DIR:-$root/target}/release/loadbench" --preset small --out "$(mktemp -d)"

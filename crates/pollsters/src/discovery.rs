@@ -317,37 +317,174 @@ async fn run(inner: &Inner, cy: &Cycle, url: &str) -> Vec<Resource> {
     match name {
         "tenant" => crate::keystone_discovery::tenants(inner, cy).await,
         "endpoint" => endpoints(inner, cy, param.unwrap_or_default()).await,
-        _ => match spec_by_name(name).filter(|s| !s.name.starts_with('_') && s.name != "tenant") {
+        _ => match listing_spec(name) {
             Some(spec) => {
-                let stype = (spec.service_type)(&inner.cfg.service_types).to_owned();
-                let ep = match inner.api.endpoint(&stype).await {
-                    Ok(Some(ep)) => ep,
-                    Ok(None) => {
-                        tracing::warn!(discovery = name, service_type = %stype, "Skipping discovery: the service is not registered in keystone for the configured interface and region");
-                        return Vec::new();
+                let mut out = Vec::new();
+                if let Some(mut l) = lister(inner, cy, spec).await {
+                    while let Some(page) = l.next_page(inner, cy).await {
+                        out.extend(page);
                     }
-                    Err(e) => {
-                        tracing::error!(discovery = name, error = %e, "Skipping discovery: keystone issue");
-                        cy.error("identity");
-                        return Vec::new();
-                    }
-                };
-                let base = strip_suffix(&ep, spec.strip).to_owned();
-                list_all(
-                    inner,
-                    cy,
-                    spec,
-                    &stype,
-                    &base,
-                    format!("{base}{}", spec.path),
-                )
-                .await
+                }
+                out
             }
             None => {
                 tracing::warn!(discovery = url, "Unknown discovery extension");
                 Vec::new()
             }
         },
+    }
+}
+
+/// The listing spec behind a plain listing discovery name (not `tenant`, not `endpoint`).
+fn listing_spec(name: &str) -> Option<&'static ListSpec> {
+    spec_by_name(name).filter(|s| !s.name.starts_with('_') && s.name != "tenant")
+}
+
+/// Resolves the service endpoint of a listing discovery; `None` when it cannot (logged).
+async fn lister(inner: &Inner, cy: &Cycle, spec: &'static ListSpec) -> Option<Lister<'static>> {
+    let name = spec.name;
+    let stype = (spec.service_type)(&inner.cfg.service_types).to_owned();
+    let ep = match inner.api.endpoint(&stype).await {
+        Ok(Some(ep)) => ep,
+        Ok(None) => {
+            tracing::warn!(discovery = name, service_type = %stype, "Skipping discovery: the service is not registered in keystone for the configured interface and region");
+            return None;
+        }
+        Err(e) => {
+            tracing::error!(discovery = name, error = %e, "Skipping discovery: keystone issue");
+            cy.error("identity");
+            return None;
+        }
+    };
+    let base = strip_suffix(&ep, spec.strip).to_owned();
+    let first = format!("{base}{}", spec.path);
+    Some(Lister::new(spec, &stype, &base, first))
+}
+
+/// One page of a streamed listing, shared (not copied) by every pollster reading it.
+pub(crate) type SharedPage = Arc<Vec<Resource>>;
+
+/// Pages of one discovery for one pollster run; ends (`None`) when the listing does.
+pub(crate) type PageFeed = tokio::sync::mpsc::Receiver<SharedPage>;
+
+/// Streamed listing discoveries of one cycle. A listing pollster whose only candidates are
+/// one listing discovery gets that listing page by page: the listing is read once, each page
+/// is handed to every such pollster and then dropped, so a cycle never holds a whole
+/// listing of attribute maps (100k images are ~350 MB as maps; one page is ~3 MB). Any other
+/// user of the same discovery (several discoveries or static resources in a source,
+/// per-resource pollsters) still gets the cached whole list, built by the same single read.
+///
+/// Deadlock-free: a streamed pollster waits on one feed only, and a feed's producer waits
+/// only on streamed pollsters (never on a cached-list user).
+#[derive(Default)]
+pub(crate) struct Feeds {
+    subs: std::collections::HashMap<String, Vec<tokio::sync::mpsc::Sender<SharedPage>>>,
+    cached: std::collections::HashSet<String>,
+}
+
+/// The discoveries a source gives a pollster (`resources:` aside).
+fn discoveries<'a>(src: &'a ceilometer_config::Source, default: &'a str) -> Vec<&'a str> {
+    if src.discovery.is_empty() {
+        if src.resources.is_empty() {
+            vec![default]
+        } else {
+            Vec::new()
+        }
+    } else {
+        src.discovery.iter().map(String::as_str).collect()
+    }
+}
+
+impl Feeds {
+    /// Plans one (source, pollster) pair: a feed when the pair is a listing pollster whose
+    /// candidates are exactly one listing discovery; otherwise marks its discoveries cached.
+    pub(crate) fn plan(
+        &mut self,
+        src: &ceilometer_config::Source,
+        default_discovery: &str,
+        listing: bool,
+    ) -> Option<PageFeed> {
+        let ds = discoveries(src, default_discovery);
+        let name = |u: &str| u.split_once(':').map_or(u, |x| x.0).to_owned();
+        if listing
+            && src.resources.is_empty()
+            && ds.len() == 1
+            && listing_spec(&name(ds[0])).is_some()
+        {
+            let (tx, rx) = tokio::sync::mpsc::channel(1);
+            self.subs.entry(ds[0].to_owned()).or_default().push(tx);
+            return Some(rx);
+        }
+        for d in ds {
+            self.cached.insert(d.to_owned());
+        }
+        None
+    }
+
+    /// Reads every fed listing once, handing pages to their pollsters (and filling the
+    /// cycle's cache when some other pollster needs the whole list). Drive it alongside the
+    /// pollsters (it waits on them through bounded channels).
+    pub(crate) async fn run(self, inner: &Inner, cy: &Cycle) {
+        let cached = &self.cached;
+        futures_util::future::join_all(
+            self.subs
+                .into_iter()
+                .map(|(url, subs)| produce(inner, cy, url.clone(), subs, cached.contains(&url))),
+        )
+        .await;
+    }
+}
+
+async fn send_all(subs: &[tokio::sync::mpsc::Sender<SharedPage>], page: &SharedPage) {
+    for tx in subs {
+        // A pollster that stopped reading (closed receiver) just misses the rest.
+        let _ = tx.send(page.clone()).await;
+    }
+}
+
+async fn produce(
+    inner: &Inner,
+    cy: &Cycle,
+    url: String,
+    subs: Vec<tokio::sync::mpsc::Sender<SharedPage>>,
+    also_cache: bool,
+) {
+    let name = url.split_once(':').map_or(url.as_str(), |x| x.0);
+    let Some(spec) = listing_spec(name) else {
+        return;
+    };
+    let subs = &subs;
+    if !also_cache {
+        if let Some(mut l) = lister(inner, cy, spec).await {
+            while let Some(page) = l.next_page(inner, cy).await {
+                send_all(subs, &Arc::new(page)).await;
+            }
+        }
+        return;
+    }
+    // Someone needs the whole list too: read it once, feeding pages as they come, unless a
+    // cached-list user got there first (then feed from its result).
+    let fed = std::sync::atomic::AtomicBool::new(false);
+    let cell = cy.discovery_cell(&url);
+    let all = cell
+        .get_or_init(|| async {
+            fed.store(true, std::sync::atomic::Ordering::Relaxed);
+            let mut all = Vec::new();
+            if let Some(mut l) = lister(inner, cy, spec).await {
+                while let Some(page) = l.next_page(inner, cy).await {
+                    let page = Arc::new(page);
+                    all.extend(page.iter().cloned());
+                    send_all(subs, &page).await;
+                }
+            }
+            Arc::new(all)
+        })
+        .await
+        .clone();
+    if !fed.load(std::sync::atomic::Ordering::Relaxed) {
+        for chunk in all.chunks(1000) {
+            send_all(subs, &Arc::new(chunk.to_vec())).await;
+        }
     }
 }
 
@@ -361,15 +498,44 @@ pub(crate) async fn list_all(
     first: String,
 ) -> Vec<Resource> {
     let mut out = Vec::new();
-    let mut url = first;
-    let mut seen_urls = std::collections::HashSet::new();
-    loop {
-        if !seen_urls.insert(url.clone()) {
+    let mut l = Lister::new(spec, service, base, first);
+    while let Some(page) = l.next_page(inner, cy).await {
+        out.extend(page);
+    }
+    out
+}
+
+/// A listing read page by page (so a caller can hand each page on and drop it).
+pub(crate) struct Lister<'a> {
+    spec: &'a ListSpec,
+    service: String,
+    base: String,
+    url: Option<String>,
+    seen_urls: std::collections::HashSet<String>,
+}
+
+impl<'a> Lister<'a> {
+    pub(crate) fn new(spec: &'a ListSpec, service: &str, base: &str, first: String) -> Self {
+        Lister {
+            spec,
+            service: service.to_owned(),
+            base: base.to_owned(),
+            url: Some(first),
+            seen_urls: std::collections::HashSet::new(),
+        }
+    }
+
+    /// The next page's resources; `None` at the end or after a failure (logged, counted).
+    pub(crate) async fn next_page(&mut self, inner: &Inner, cy: &Cycle) -> Option<Vec<Resource>> {
+        let spec = self.spec;
+        let service = self.service.as_str();
+        let url = self.url.take()?;
+        if !self.seen_urls.insert(url.clone()) {
             tracing::warn!(
                 discovery = spec.name,
                 "Listing links back to a page already read; stopping"
             );
-            break;
+            return None;
         }
         let mut tries = 0;
         let page = loop {
@@ -399,15 +565,11 @@ pub(crate) async fn list_all(
                 }
             }
         };
-        let Some(page) = page else { break };
+        let page = page?;
         cy.skip(page.skipped);
-        out.extend(page.resources);
-        match page.next {
-            Some(n) => url = join_next(base, &n),
-            None => break,
-        }
+        self.url = page.next.map(|n| join_next(&self.base, &n));
+        Some(page.resources)
     }
-    out
 }
 
 async fn endpoints(inner: &Inner, cy: &Cycle, service_type: &str) -> Vec<Resource> {

@@ -424,10 +424,23 @@ impl Engine {
         };
         let mut jobs = Vec::new();
         let mut dyn_jobs = Vec::new();
+        // Streamed listings (see `discovery::Feeds`): planned before anything runs.
+        let mut feeds = crate::discovery::Feeds::default();
         for src in &req.sources {
             for p in Pollster::ALL {
                 if src.meters.matches(p.name()) {
-                    jobs.push(self.run_pair(&cy, &ctx, src, *p, req.batch_size.max(1), owns, out));
+                    let listing = matches!(p.mode(), Mode::Listing(..));
+                    let feed = feeds.plan(src, p.default_discovery(), listing);
+                    jobs.push(self.run_pair(
+                        &cy,
+                        &ctx,
+                        src,
+                        *p,
+                        req.batch_size.max(1),
+                        owns,
+                        out,
+                        feed,
+                    ));
                 }
             }
             for dp in &self.inner.dynamic {
@@ -444,7 +457,8 @@ impl Engine {
                 }
             }
         }
-        futures_util::future::join3(
+        futures_util::future::join4(
+            feeds.run(&self.inner, &cy),
             futures_util::future::join_all(jobs),
             futures_util::future::join_all(dyn_jobs),
             crate::hardware::run(&self.inner, &cy, req, owns, out),
@@ -471,7 +485,13 @@ impl Engine {
         batch_size: usize,
         owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
         out: &Sender<SampleBatch>,
+        feed: Option<crate::discovery::PageFeed>,
     ) {
+        if let Some(feed) = feed {
+            return self
+                .run_streamed(cy, ctx, src, p, batch_size, owns, out, feed)
+                .await;
+        }
         {
             let inner = &*self.inner;
             // Candidates: static resources + the source's discoveries, else the default.
@@ -793,6 +813,71 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A listing pollster fed page by page (`discovery::Feeds`): the same selection and
+    /// samples as `run_pair`'s listing branch, one page at a time, nothing kept but the
+    /// per-cycle de-duplication keys.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_streamed(
+        &self,
+        cy: &Cycle,
+        ctx: &SampleCtx,
+        src: &ceilometer_config::Source,
+        p: Pollster,
+        batch_size: usize,
+        owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+        out: &Sender<SampleBatch>,
+        mut feed: crate::discovery::PageFeed,
+    ) {
+        let Mode::Listing(kind, f) = p.mode() else {
+            return;
+        };
+        let mut em = Emitter {
+            out,
+            source: &src.name,
+            pollster: p.name(),
+            size: batch_size,
+            batch: Vec::with_capacity(batch_size.min(1024)),
+            sent: 0,
+            closed: false,
+        };
+        let mut ran = false;
+        while let Some(page) = feed.recv().await {
+            let selected = self.select(cy, src, p, std::slice::from_ref(&page), owns);
+            drop(page);
+            if !selected.is_empty() && !ran {
+                ran = true;
+                cy.run.fetch_add(1, Ordering::Relaxed);
+            }
+            for r in &selected {
+                if r.kind() != kind {
+                    tracing::warn!(
+                        pollster = p.name(),
+                        resource = r.key(),
+                        "Resource of another kind given to this pollster; skipped"
+                    );
+                    cy.skip(1);
+                    continue;
+                }
+                match f(ctx, r) {
+                    Ok(v) => {
+                        for s in v {
+                            em.push(s).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(pollster = p.name(), resource = r.key(), error = %e, "Unusable API data; resource skipped");
+                        cy.skip(1);
+                    }
+                }
+            }
+        }
+        if !ran {
+            tracing::debug!(pollster = p.name(), source = %src.name, "Skip pollster, no resources found this cycle");
+        }
+        em.flush().await;
+        cy.samples.fetch_add(em.sent, Ordering::Relaxed);
     }
 
     async fn rgw_endpoint(&self) -> Result<Option<String>, crate::error::ApiError> {

@@ -1092,7 +1092,11 @@ pub(crate) fn sim_control(
     let q = crate::util::Query::parse(query);
     let bad = |msg: String| json_resp(400, &json!({"error": msg}));
     match (method.as_str(), sub.trim_end_matches('/')) {
-        ("GET", "stats") => json_resp(200, &st.stats.to_json()),
+        ("GET", "stats") => json_resp(
+            200,
+            &st.stats
+                .to_json_with(q.get("resources").is_none_or(|v| v != "false")),
+        ),
         ("POST", "reset") => {
             st.stats.reset();
             json_resp(200, &json!({"reset": true}))

@@ -310,6 +310,12 @@ impl Stats {
 
     /// The `/_sim/stats` document.
     pub fn to_json(&self) -> Value {
+        self.to_json_with(true)
+    }
+
+    /// The `/_sim/stats` document; without `resources` (`?resources=false`) the per-resource
+    /// marks are left out (they are large on big clouds: load benchmarks only need counts).
+    pub fn to_json_with(&self, with_resources: bool) -> Value {
         let mut agents = serde_json::Map::new();
         for e in self.agents.iter() {
             let mut apis: Vec<(&ApiKey, &u64)> = e.by_api.iter().collect();
@@ -324,7 +330,7 @@ impl Stats {
             );
         }
         let mut resources = serde_json::Map::new();
-        for k in PollKind::ALL {
+        for k in PollKind::ALL.into_iter().filter(|_| with_resources) {
             let mut per = serde_json::Map::new();
             for e in self.polls[k as usize].iter() {
                 per.insert(
