@@ -52,7 +52,9 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
                 let name = if step == 2 { "agent-2" } else { "agent-3" };
                 let a = agents.get_mut(name).unwrap();
                 a.signal("TERM");
-                let status = a.wait_exit(Duration::from_secs(30)).expect("exits after SIGTERM");
+                let status = a
+                    .wait_exit(Duration::from_secs(30))
+                    .expect("exits after SIGTERM");
                 assert!(status.success(), "SIGTERM exits 0: {status:?}");
                 events.push(format!("cycle {step}: {name} left (SIGTERM, exit 0)"));
             }
@@ -69,15 +71,27 @@ async fn exactly_once_across_leave_join_crash_and_reload() {
             }
             11 => {
                 let a = agents.get("agent-1").unwrap();
-                h.write_conf("agent-1", a.admin, &["storage.objects", "storage.containers.objects"]);
+                h.write_conf(
+                    "agent-1",
+                    a.admin,
+                    &["storage.objects", "storage.containers.objects"],
+                );
                 a.signal("HUP");
-                events.push(format!("cycle {step}: agent-1 SIGHUP (adds storage.containers.objects)"));
+                events.push(format!(
+                    "cycle {step}: agent-1 SIGHUP (adds storage.containers.objects)"
+                ));
             }
             12 => {
                 let a = agents.get("agent-1").unwrap();
-                std::fs::write(h.dir.path().join("agent-1-polling.yaml"), "sources:\n  - name: broken\n    interval: 0\n").unwrap();
+                std::fs::write(
+                    h.dir.path().join("agent-1-polling.yaml"),
+                    "sources:\n  - name: broken\n    interval: 0\n",
+                )
+                .unwrap();
                 a.signal("HUP");
-                events.push(format!("cycle {step}: agent-1 SIGHUP with a broken polling.yaml"));
+                events.push(format!(
+                    "cycle {step}: agent-1 SIGHUP with a broken polling.yaml"
+                ));
             }
             _ => {}
         }
