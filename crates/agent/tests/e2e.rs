@@ -14,6 +14,7 @@ use testsupport::{wait_for, Proc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exactly_once_across_leave_join_crash_and_reload() {
+    let _serial = common::serial().await;
     let redis = Proc::redis(&[]).await;
     let mut h = Harness::start(
         150,

@@ -11,6 +11,7 @@ use testsupport::{http_get, wait_for, Proc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_metrics_and_status() {
+    let _serial = common::serial().await;
     let redis = Proc::redis(&[]).await;
     let url = format!(
         "redis://127.0.0.1:{}?timeout=3&membership_timeout=2",
@@ -109,6 +110,7 @@ async fn health_readiness_metrics_and_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn systemd_notify_watchdog_and_sigint() {
+    let _serial = common::serial().await;
     let mut h = Harness::start(20, "unused".into()).await;
     // No coordination: a lone agent polls everything and is ready at its first cycle.
     h.backend_url = String::new();
@@ -172,6 +174,7 @@ fn series(body: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_exporters_serve_each_series_exactly_once_across_the_fleet() {
+    let _serial = common::serial().await;
     let redis = Proc::redis(&[]).await;
     let url = format!(
         "redis://127.0.0.1:{}?timeout=3&membership_timeout=2",
@@ -239,6 +242,7 @@ async fn prometheus_exporters_serve_each_series_exactly_once_across_the_fleet() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gnocchi_publisher_gets_its_token_from_the_agents_keystone_session() {
+    let _serial = common::serial().await;
     let mut h = Harness::start(10, String::new()).await;
     h.extra = "[polling]\nenable_notifications = false\n[ceilometer_central]\npublishers = gnocchi://?archive_policy=ceilometer-low\n".into();
     let a = h.start_agent("agent-1");

@@ -27,6 +27,7 @@ fn check(h: &Harness, k0: i64, steps: i64) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_of_three_cycles_keeps_polling_on_the_last_view() {
+    let _serial = common::serial().await;
     let mut redis = Proc::redis(&[]).await;
     let mut h = Harness::start(
         120,
@@ -82,6 +83,7 @@ async fn redis_outage_of_three_cycles_keeps_polling_on_the_last_view() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_failover_mid_cycle_and_samples_on_the_bus() {
+    let _serial = common::serial().await;
     let rabbit = tokio::task::spawn_blocking(Rabbit::start).await.unwrap();
     let mut master = Proc::redis(&[]).await;
     let mport = master.port.to_string();

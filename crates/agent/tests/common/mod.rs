@@ -222,3 +222,12 @@ pub async fn sleep_until_wall(us: i64) {
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
+
+/// End-to-end tests of one binary run one at a time: each starts servers and several agent
+/// processes whose cycle timing must not be starved by a neighbour on a 2-core machine.
+pub async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::OnceLock<tokio::sync::Mutex<()>> = std::sync::OnceLock::new();
+    LOCK.get_or_init(|| tokio::sync::Mutex::new(()))
+        .lock()
+        .await
+}

@@ -18,15 +18,21 @@ conf([], project="listener")
 transport = oslo_messaging.get_notification_transport(conf, url=url)
 received = []
 done = threading.Event()
+# The listener runs endpoints on several threads: one locked write per line, or two JSON
+# objects can land on the same line (print writes text and newline separately).
+out_lock = threading.Lock()
 
 
 class Endpoint:
     def _record(self, priority, publisher_id, event_type, payload):
-        print(json.dumps({"priority": priority, "publisher_id": publisher_id,
-                          "event_type": event_type, "payload": payload}), flush=True)
-        received.append(1)
-        if len(received) >= count:
-            done.set()
+        line = json.dumps({"priority": priority, "publisher_id": publisher_id,
+                           "event_type": event_type, "payload": payload}) + "\n"
+        with out_lock:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            received.append(1)
+            if len(received) >= count:
+                done.set()
         return oslo_messaging.NotificationResult.HANDLED
 
     def sample(self, ctxt, publisher_id, event_type, payload, metadata):
