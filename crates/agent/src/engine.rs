@@ -6,6 +6,26 @@ use ceilometer_config::Loaded;
 
 use crate::poller::{BoxFuture, CycleReport, CycleRequest, Owns, Poller, SampleBatch};
 
+/// The engine settings of a configuration (shared by the pollers and Gnocchi's token source).
+fn engine_config(loaded: &Loaded) -> pollsters::EngineConfig {
+    let c = &loaded.conf;
+    pollsters::EngineConfig {
+        credentials: c.service_credentials.clone(),
+        service_types: c.service_types.clone(),
+        rgw_admin: c.rgw_admin_credentials.clone(),
+        rgw_client: c.rgw_client.clone(),
+        reseller_prefix: c.default.reseller_prefix.clone(),
+        sample_source: c.default.sample_source.clone(),
+        ignore_disabled_projects: c.polling.ignore_disabled_projects,
+        api_concurrency: c.central.api_concurrency as usize,
+        api_timeout: c
+            .service_credentials
+            .timeout
+            .unwrap_or(c.central.api_timeout),
+        user_agent: format!("ceilometer-central/{}", env!("CARGO_PKG_VERSION")),
+    }
+}
+
 /// Build the polling engine of a configuration.
 pub fn build_poller(loaded: &Loaded) -> anyhow::Result<Arc<dyn Poller>> {
     let c = &loaded.conf;
@@ -17,21 +37,7 @@ pub fn build_poller(loaded: &Loaded) -> anyhow::Result<Arc<dyn Poller>> {
     );
     let (dynamic, _findings) = pollsters::load_dynamic(&dirs);
     let engine = pollsters::Engine::with_extras(
-        pollsters::EngineConfig {
-            credentials: c.service_credentials.clone(),
-            service_types: c.service_types.clone(),
-            rgw_admin: c.rgw_admin_credentials.clone(),
-            rgw_client: c.rgw_client.clone(),
-            reseller_prefix: c.default.reseller_prefix.clone(),
-            sample_source: c.default.sample_source.clone(),
-            ignore_disabled_projects: c.polling.ignore_disabled_projects,
-            api_concurrency: c.central.api_concurrency as usize,
-            api_timeout: c
-                .service_credentials
-                .timeout
-                .unwrap_or(c.central.api_timeout),
-            user_agent: format!("ceilometer-central/{}", env!("CARGO_PKG_VERSION")),
-        },
+        engine_config(loaded),
         pollsters::RetryPolicy::default(),
         pollsters::EngineExtras {
             dynamic,
@@ -167,23 +173,8 @@ impl publisher::gnocchi::TokenSource for GnocchiToken {
 
 /// A Keystone token source for `gnocchi://` publishers.
 pub fn token_source(loaded: &Loaded) -> anyhow::Result<Arc<dyn publisher::gnocchi::TokenSource>> {
-    let c = &loaded.conf;
-    let engine = pollsters::Engine::new(pollsters::EngineConfig {
-        credentials: c.service_credentials.clone(),
-        service_types: c.service_types.clone(),
-        rgw_admin: c.rgw_admin_credentials.clone(),
-        rgw_client: c.rgw_client.clone(),
-        reseller_prefix: c.default.reseller_prefix.clone(),
-        sample_source: c.default.sample_source.clone(),
-        ignore_disabled_projects: c.polling.ignore_disabled_projects,
-        api_concurrency: c.central.api_concurrency as usize,
-        api_timeout: c
-            .service_credentials
-            .timeout
-            .unwrap_or(c.central.api_timeout),
-        user_agent: format!("ceilometer-central/{}", env!("CARGO_PKG_VERSION")),
-    })
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine =
+        pollsters::Engine::new(engine_config(loaded)).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Arc::new(GnocchiToken {
         identity: engine.identity(),
     }))
