@@ -124,7 +124,18 @@ fn bus(
         secret: c.publisher.telemetry_secret.clone(),
         meter_form: form,
         name: format!("{kind} {}", mask_url(transport)),
+        tls: amqp_tls(loaded),
     })))
+}
+
+/// `[oslo_messaging_rabbit]` TLS files.
+fn amqp_tls(loaded: &Loaded) -> publisher::bus::AmqpTls {
+    let r = &loaded.conf.rabbit;
+    publisher::bus::AmqpTls {
+        ca_file: r.ssl_ca_file.as_ref().map(PathBuf::from),
+        cert_file: r.ssl_cert_file.as_ref().map(PathBuf::from),
+        key_file: r.ssl_key_file.as_ref().map(PathBuf::from),
+    }
 }
 
 /// Build a publisher from its URL (the publisher factory, with the agent's context).
@@ -149,6 +160,7 @@ pub fn context(
         metering_topic: c.publisher_notifier.metering_topic.clone(),
         durable: c.rabbit.amqp_durable_queues,
         delivery,
+        amqp_tls: amqp_tls(loaded),
     }
 }
 

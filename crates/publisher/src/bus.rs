@@ -157,6 +157,45 @@ impl TransportUrl {
     }
 }
 
+/// TLS files of `[oslo_messaging_rabbit]` (`ssl_ca_file`, `ssl_cert_file`, `ssl_key_file`).
+/// Verification is always on: without a CA file the system roots are used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AmqpTls {
+    /// CA bundle (PEM) the broker's certificate must chain to.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Client certificate (PEM), for brokers that require one.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// Client key (PEM, PKCS#8).
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl AmqpTls {
+    fn owned(&self) -> Result<lapin::tcp::OwnedTLSConfig, String> {
+        let read = |p: &std::path::Path, what: &str| {
+            std::fs::read(p).map_err(|e| format!("cannot read {what} {}: {e}", p.display()))
+        };
+        let cert_chain = match &self.ca_file {
+            Some(p) => Some(
+                String::from_utf8(read(p, "ssl_ca_file")?)
+                    .map_err(|_| format!("ssl_ca_file {} is not PEM", p.display()))?,
+            ),
+            None => None,
+        };
+        let identity = match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => Some(lapin::tcp::OwnedIdentity::PKCS8 {
+                pem: read(c, "ssl_cert_file")?,
+                key: read(k, "ssl_key_file")?,
+            }),
+            (None, None) => None,
+            _ => return Err("ssl_cert_file and ssl_key_file must be set together".into()),
+        };
+        Ok(lapin::tcp::OwnedTLSConfig {
+            identity,
+            cert_chain,
+        })
+    }
+}
+
 /// Which notification this publisher sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notification {
@@ -190,6 +229,8 @@ pub struct BusConfig {
     pub meter_form: MeterForm,
     /// Name for logs and metrics (masked).
     pub name: String,
+    /// TLS files (used when the transport URL asks for TLS).
+    pub tls: AmqpTls,
 }
 
 /// The AMQP body of one notification: `{"oslo.version": "2.0", "oslo.message": "..."}`,
@@ -271,22 +312,32 @@ impl BusPublisher {
             let idx = (start + i) % hosts.len();
             let h = &hosts[idx];
             let uri = self.cfg.transport.amqp_uri(h);
-            let conn = match tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                Connection::connect(&uri, ConnectionProperties::default()),
-            )
-            .await
-            {
-                Ok(Ok(c)) => c,
-                Ok(Err(e)) => {
-                    last = format!("{}:{}: {e}", h.host, h.port);
-                    continue;
-                }
-                Err(_) => {
-                    last = format!("{}:{}: connection timed out", h.host, h.port);
-                    continue;
+            let connecting = async {
+                if self.cfg.transport.ssl {
+                    let tls = self
+                        .cfg
+                        .tls
+                        .owned()
+                        .map_err(|e| lapin::Error::from(std::io::Error::other(e)))?;
+                    let rt = lapin::runtime::default_runtime()?;
+                    Connection::connect_with_config(&uri, ConnectionProperties::default(), tls, rt)
+                        .await
+                } else {
+                    Connection::connect(&uri, ConnectionProperties::default()).await
                 }
             };
+            let conn =
+                match tokio::time::timeout(std::time::Duration::from_secs(10), connecting).await {
+                    Ok(Ok(c)) => c,
+                    Ok(Err(e)) => {
+                        last = format!("{}:{}: {e}", h.host, h.port);
+                        continue;
+                    }
+                    Err(_) => {
+                        last = format!("{}:{}: connection timed out", h.host, h.port);
+                        continue;
+                    }
+                };
             let link = self.setup(conn).await.map_err(|e| {
                 PublishError::Retryable(format!(
                     "{}:{}: setting up the channel: {e}",

@@ -56,6 +56,8 @@ pub struct PublisherContext {
     pub durable: bool,
     /// Delivery defaults (backoff, spool bound, queue length) the URL options refine.
     pub delivery: DeliveryConfig,
+    /// `[oslo_messaging_rabbit]` TLS files for `notifier://` publishers.
+    pub amqp_tls: crate::bus::AmqpTls,
 }
 
 impl Default for PublisherContext {
@@ -71,6 +73,7 @@ impl Default for PublisherContext {
             metering_topic: "metering".into(),
             durable: false,
             delivery: DeliveryConfig::default(),
+            amqp_tls: crate::bus::AmqpTls::default(),
         }
     }
 }
@@ -310,6 +313,7 @@ pub fn build(url: &str, ctx: &PublisherContext) -> Result<Built, PublisherUrlErr
                 secret: ctx.secret.clone(),
                 meter_form: MeterForm::Kilo,
                 name: masked.clone(),
+                tls: ctx.amqp_tls.clone(),
             }));
             (p.clone(), Concrete::Notifier(p))
         }

@@ -64,6 +64,7 @@ fn bus(
         secret: "secret".into(),
         meter_form,
         name: "bus".into(),
+        tls: Default::default(),
     }))
 }
 
@@ -318,4 +319,85 @@ async fn the_real_oslo_messaging_listener_receives_our_samples() {
     assert_eq!(total, 5);
     let status = child.wait().unwrap();
     assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bus_over_tls_verifies_the_broker() {
+    // A throw-away CA and a 127.0.0.1/localhost certificate (crates/exporter/tests/data).
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exporter/tests/data");
+    let tls_port = testsupport::free_port();
+    let rabbit = {
+        let data = data.clone();
+        tokio::task::spawn_blocking(move || {
+            Rabbit::start_tls(
+                tls_port,
+                &data.join("ca.pem"),
+                &data.join("cert.pem"),
+                &data.join("key.pem"),
+            )
+        })
+        .await
+        .unwrap()
+    };
+    let bus_tls = |ca: Option<PathBuf>| {
+        Arc::new(BusPublisher::new(BusConfig {
+            transport: TransportUrl::parse(&format!(
+                "rabbit://guest:guest@127.0.0.1:{tls_port}/?ssl=1"
+            ))
+            .unwrap(),
+            exchange: "ceilometer".into(),
+            topics: vec!["tlsbus".into()],
+            durable: false,
+            notification: Notification::Polling,
+            secret: "secret".into(),
+            meter_form: MeterForm::Modern,
+            name: "bus-tls".into(),
+            tls: publisher::bus::AmqpTls {
+                ca_file: ca,
+                ..Default::default()
+            },
+        }))
+    };
+    // Trusting the test CA: delivered (confirmed) over TLS.
+    bus_tls(Some(data.join("ca.pem")))
+        .publish(&batch(0..3))
+        .await
+        .unwrap();
+    let msgs = drain(&rabbit, "tlsbus.sample").await;
+    assert_eq!(volumes(&msgs), vec![0, 1, 2]);
+    // Verification is on by default: the system roots do not know the test CA.
+    let err = bus_tls(None).publish(&batch(3..4)).await.unwrap_err();
+    assert!(
+        matches!(err, publisher::PublishError::Retryable(_)),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("guest:guest"), "{err}");
+    println!("without the CA: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bus_fails_over_to_the_next_broker_of_the_transport_url() {
+    let rabbit = tokio::task::spawn_blocking(Rabbit::start).await.unwrap();
+    let dead = testsupport::free_port();
+    let url = format!(
+        "rabbit://guest:guest@127.0.0.1:{dead},guest:guest@127.0.0.1:{}/",
+        rabbit.port
+    );
+    let p = BusPublisher::new(BusConfig {
+        transport: TransportUrl::parse(&url).unwrap(),
+        exchange: "ceilometer".into(),
+        topics: vec!["failover".into()],
+        durable: false,
+        notification: Notification::Polling,
+        secret: "secret".into(),
+        meter_form: MeterForm::Modern,
+        name: "bus-failover".into(),
+        tls: Default::default(),
+    });
+    // The first host refuses; the same publish attempt moves on to the second.
+    p.publish(&batch(0..2)).await.unwrap();
+    assert_eq!(
+        volumes(&drain(&rabbit, "failover.sample").await),
+        vec![0, 1]
+    );
 }

@@ -576,3 +576,81 @@ async fn notifier_url_sends_kilo_notifications_to_its_own_broker() {
     assert!(err.to_string().contains(&port.to_string()), "{err}");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+/// A TLS terminator on a free loopback port forwarding to `backend` (plain HTTP), with the
+/// throw-away test CA's 127.0.0.1 certificate (crates/exporter/tests/data).
+async fn tls_front(backend: std::net::SocketAddr) -> u16 {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let data = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exporter/tests/data");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(data.join("cert.pem"))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(data.join("key.pem")).unwrap();
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut up) = tokio::net::TcpStream::connect(backend).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut up).await;
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn https_publisher_verifies_the_server_with_verify_ssl_as_a_ca_path() {
+    let rec = Recorder::start().await;
+    let port = tls_front(rec.addr).await;
+    let ca =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../exporter/tests/data/ca.pem");
+    // verify_ssl=<CA bundle>: verified against that CA, delivered.
+    let url = format!(
+        "https://127.0.0.1:{port}/v1/in?verify_ssl={}&max_retries=0",
+        ca.display()
+    );
+    let b = build(&url, &ctx()).unwrap();
+    b.publisher.publish(&batch(1..3)).await.unwrap();
+    let reqs = rec.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].uri, "/v1/in");
+    assert_eq!(reqs[0].body, format!("[{DICT_1}, {DICT_2}]"));
+    // Default: verified against the system roots, which do not know the test CA: refused,
+    // retryable (the operator fixes the CA; nothing is dropped).
+    let url = format!("https://127.0.0.1:{port}/v1/in?max_retries=0");
+    let b = build(&url, &ctx()).unwrap();
+    let err = b.publisher.publish(&batch(1..2)).await.unwrap_err();
+    assert!(matches!(err, PublishError::Retryable(_)), "{err:?}");
+    assert_eq!(
+        rec.requests().len(),
+        1,
+        "nothing reached the server without verification"
+    );
+    // verify_ssl=False: the operator turned verification off explicitly.
+    let url = format!("https://127.0.0.1:{port}/v1/in?verify_ssl=False&max_retries=0");
+    build(&url, &ctx())
+        .unwrap()
+        .publisher
+        .publish(&batch(1..2))
+        .await
+        .unwrap();
+    assert_eq!(rec.requests().len(), 2);
+}

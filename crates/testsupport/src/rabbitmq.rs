@@ -45,13 +45,32 @@ pub struct Rabbit {
 impl Rabbit {
     /// Start a broker and wait until it accepts AMQP connections (fails the test after 60 s).
     pub fn start() -> Rabbit {
+        Self::start_with(None)
+    }
+
+    /// Start a broker that also listens for AMQPS on `tls_port` with this CA, certificate and
+    /// key (PEM files).
+    pub fn start_tls(tls_port: u16, ca: &Path, cert: &Path, key: &Path) -> Rabbit {
+        let conf = format!(
+            "listeners.ssl.default = 127.0.0.1:{tls_port}\nssl_options.cacertfile = {}\nssl_options.certfile = {}\nssl_options.keyfile = {}\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
+            ca.display(),
+            cert.display(),
+            key.display()
+        );
+        Self::start_with(Some(conf))
+    }
+
+    fn start_with(extra_conf: Option<String>) -> Rabbit {
         let port = free_port();
         let dir = tempfile::tempdir().expect("tempdir");
         let node = format!("ct{port}@localhost");
         std::fs::write(dir.path().join("enabled_plugins"), "[].\n").expect("write plugins");
         std::fs::write(
             dir.path().join("rabbitmq.conf"),
-            format!("loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{port}\n"),
+            format!(
+                "loopback_users = none\nlisteners.tcp.default = 127.0.0.1:{port}\n{}",
+                extra_conf.unwrap_or_default()
+            ),
         )
         .expect("write rabbitmq.conf");
         let started_epmd = !epmd_running();
