@@ -68,6 +68,7 @@ async fn main() {
         secret: "secret".into(),
         meter_form: MeterForm::Modern,
         name: "bench".into(),
+        tls: Default::default(),
     }));
     let batches: Vec<Arc<Batch>> = (0..total.div_ceil(batch_size))
         .map(|b| {
