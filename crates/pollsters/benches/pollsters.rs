@@ -5,14 +5,12 @@
 //! `cargo bench -p pollsters --bench pollsters`
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-use ceilometer_config::options::{
-    Interface, RgwAdminCredentials, RgwClient, ServiceCredentials, ServiceTypes,
-};
 use ceilometer_config::{MeterSelector, Source};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use pollsters::{CycleRequest, Engine, EngineConfig};
+use pollsters::{CycleRequest, Engine};
 use serde_json::json;
 use simcloud::{SimCloud, SimConfig, Sizes};
 
@@ -78,70 +76,11 @@ fn pages(c: &mut Criterion) {
 }
 
 fn engine(url: &str) -> Engine {
-    let creds = ServiceCredentials {
-        auth_type: "password".into(),
-        auth_section: None,
-        auth_url: Some(format!("{url}/identity/v3")),
-        username: Some("agent-1".into()),
-        user_id: None,
-        user_domain_name: Some("Default".into()),
-        user_domain_id: None,
-        password: Some("secret".into()),
-        project_name: Some("admin".into()),
-        project_id: None,
-        project_domain_name: Some("Default".into()),
-        project_domain_id: None,
-        domain_name: None,
-        domain_id: None,
-        default_domain_name: None,
-        default_domain_id: None,
-        trust_id: None,
-        system_scope: None,
-        application_credential_id: None,
-        application_credential_name: None,
-        application_credential_secret: None,
-        cafile: None,
-        certfile: None,
-        keyfile: None,
-        insecure: false,
-        timeout: None,
-        region_name: Some("RegionOne".into()),
-        interface: Interface::Public,
-    };
-    Engine::new(EngineConfig {
-        credentials: creds,
-        service_types: ServiceTypes {
-            aodh: "alarming".into(),
-            cinder: "volumev3".into(),
-            designate: "dns".into(),
-            glance: "image".into(),
-            manila: "sharev2".into(),
-            neutron: "network".into(),
-            nova: "compute".into(),
-            octavia: "load-balancer".into(),
-            radosgw: None,
-            swift: "object-store".into(),
-        },
-        rgw_admin: RgwAdminCredentials {
-            access_key: None,
-            secret_key: None,
-        },
-        rgw_client: RgwClient {
-            implicit_tenants: false,
-            rgw_service_name: None,
-            insecure: false,
-            cafile: None,
-            tls_min_version: "1.2".into(),
-            tls_max_version: "1.3".into(),
-        },
-        reseller_prefix: "AUTH_".into(),
-        sample_source: "openstack".into(),
-        ignore_disabled_projects: false,
-        api_concurrency: 1,
-        api_timeout: Duration::from_secs(10),
-        user_agent: "bench".into(),
-    })
-    .unwrap()
+    // The tests' fixture, one request at a time so a round trip is measured alone.
+    let mut cfg = common::config(&format!("{url}/identity/v3"));
+    cfg.api_concurrency = 1;
+    cfg.user_agent = "bench".into();
+    Engine::new(cfg).unwrap()
 }
 
 fn swift_head(c: &mut Criterion) {

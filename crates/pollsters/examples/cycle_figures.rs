@@ -9,13 +9,13 @@
 //! ```
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Duration;
 
-use ceilometer_config::options::{
-    Interface, RgwAdminCredentials, RgwClient, ServiceCredentials, ServiceTypes,
-};
 use ceilometer_config::{MeterSelector, Source};
-use pollsters::{CycleRequest, Engine, EngineConfig};
+use pollsters::{CycleRequest, Engine};
 
 fn proc_cpu_secs() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
@@ -40,72 +40,14 @@ async fn main() {
     let url = std::env::args()
         .nth(1)
         .expect("usage: cycle_figures <simcloud URL>");
-    let creds = ServiceCredentials {
-        auth_type: "password".into(),
-        auth_section: None,
-        auth_url: Some(format!("{url}/identity/v3")),
-        username: Some("agent-1".into()),
-        user_id: None,
-        user_domain_name: Some("Default".into()),
-        user_domain_id: None,
-        password: Some("secret".into()),
-        project_name: Some("admin".into()),
-        project_id: None,
-        project_domain_name: Some("Default".into()),
-        project_domain_id: None,
-        domain_name: None,
-        domain_id: None,
-        default_domain_name: None,
-        default_domain_id: None,
-        trust_id: None,
-        system_scope: None,
-        application_credential_id: None,
-        application_credential_name: None,
-        application_credential_secret: None,
-        cafile: None,
-        certfile: None,
-        keyfile: None,
-        insecure: false,
-        timeout: None,
-        region_name: Some("RegionOne".into()),
-        interface: Interface::Public,
-    };
-    let cfg = EngineConfig {
-        credentials: creds,
-        service_types: ServiceTypes {
-            aodh: "alarming".into(),
-            cinder: "volumev3".into(),
-            designate: "dns".into(),
-            glance: "image".into(),
-            manila: "sharev2".into(),
-            neutron: "network".into(),
-            nova: "compute".into(),
-            octavia: "load-balancer".into(),
-            radosgw: Some("radosgw".into()),
-            swift: "object-store".into(),
-        },
-        rgw_admin: RgwAdminCredentials {
-            access_key: Some("simcloud-access".into()),
-            secret_key: Some("simcloud-secret".into()),
-        },
-        rgw_client: RgwClient {
-            implicit_tenants: false,
-            rgw_service_name: None,
-            insecure: false,
-            cafile: None,
-            tls_min_version: "1.2".into(),
-            tls_max_version: "1.3".into(),
-        },
-        reseller_prefix: "AUTH_".into(),
-        sample_source: "openstack".into(),
-        ignore_disabled_projects: false,
-        api_concurrency: std::env::var("API_CONCURRENCY")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(16),
-        api_timeout: Duration::from_secs(30),
-        user_agent: "cycle-figures".into(),
-    };
+    // The tests' fixture, with the concurrency and timeout of a production agent.
+    let mut cfg = common::config(&format!("{url}/identity/v3"));
+    cfg.api_concurrency = std::env::var("API_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
+    cfg.api_timeout = Duration::from_secs(30);
+    cfg.user_agent = "cycle-figures".into();
     let engine = Engine::new(cfg).unwrap();
     let http = reqwest::Client::new();
     let stats = |h: reqwest::Client, u: String| async move {
