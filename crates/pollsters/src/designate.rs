@@ -120,7 +120,7 @@ pub fn parse_recordsets(body: &[u8]) -> Result<(usize, Option<String>), String> 
 /// `dns.zone.recordsets`: the number of recordsets of the zone, all pages.
 pub(crate) async fn recordsets(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     c: &SampleCtx,
     base: &str,
     r: &Resource,

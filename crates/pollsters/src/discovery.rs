@@ -7,7 +7,11 @@ use std::sync::Arc;
 
 use ceilometer_config::options::ServiceTypes;
 use reqwest::Method;
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use serde_json::Value;
 
 use crate::engine::{Cycle, Inner};
 use crate::http::join_next;
@@ -57,21 +61,22 @@ pub enum Kind {
 }
 
 /// A discovered resource: its stable partition key, its kind and the attributes pollsters
-/// read (trimmed at discovery so memory stays proportional to what is published).
+/// read (trimmed at discovery so memory stays proportional to what is published; absent for
+/// a resource another agent owns, which only needs its key).
 #[derive(Debug, Clone)]
 pub struct Resource {
     key: Arc<str>,
     kind: Kind,
-    obj: Arc<Map<String, Value>>,
+    attrs: Option<Arc<[(&'static str, Value)]>>,
 }
 
 impl Resource {
-    /// A resource without attributes (endpoint URL, static scalar).
+    /// A resource without attributes (endpoint URL, static scalar, another agent's resource).
     pub fn bare(kind: Kind, key: &str) -> Resource {
         Resource {
             key: Arc::from(key),
             kind,
-            obj: Arc::new(Map::new()),
+            attrs: None,
         }
     }
 
@@ -92,18 +97,22 @@ impl Resource {
 
     /// An attribute as the API returned it.
     pub fn get(&self, field: &str) -> Option<&Value> {
-        self.obj.get(field)
+        self.attrs
+            .as_deref()?
+            .iter()
+            .find(|(k, _)| *k == field)
+            .map(|(_, v)| v)
     }
 
     /// A string attribute.
     pub fn str(&self, field: &str) -> Option<&str> {
-        self.obj.get(field).and_then(Value::as_str)
+        self.get(field).and_then(Value::as_str)
     }
 
     /// An attribute, `null` when absent (Python `getattr(obj, k)` of an SDK resource gives
     /// `None` for a field the API did not return).
     pub(crate) fn val(&self, field: &str) -> Value {
-        self.obj.get(field).cloned().unwrap_or(Value::Null)
+        self.get(field).cloned().unwrap_or(Value::Null)
     }
 }
 
@@ -219,78 +228,316 @@ fn spec_by_name(name: &str) -> Option<&'static ListSpec> {
 /// without panicking.
 pub fn parse_page(name: &str, body: &[u8]) -> Result<Page, String> {
     let spec = spec_by_name(name).ok_or_else(|| format!("unknown discovery {name}"))?;
-    parse_with(spec, body)
+    parse_with(spec, body, None)
 }
 
-pub(crate) fn parse_with(spec: &ListSpec, body: &[u8]) -> Result<Page, String> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| format!("invalid JSON: {e}"))?;
-    let top = v.as_object().ok_or("the body is not a JSON object")?;
-    let items = top
-        .get(spec.list)
-        .and_then(Value::as_array)
-        .ok_or_else(|| format!("no \"{}\" list in the body", spec.list))?;
+/// Who owns a partition key this cycle (`None`: every key is ours, as for domains).
+pub(crate) type Owns<'a> = Option<&'a (dyn Fn(&[u8]) -> bool + Send + Sync)>;
+
+/// Parses a page in one pass over the body, without building a JSON tree of it: each entry
+/// is scanned into borrowed (name, raw value) pairs, its key found, and only the kept
+/// attributes of the entries this agent owns are parsed. Another agent's entry costs a scan
+/// and its key, which is what lets a fleet split the CPU of a listing it must all read.
+pub(crate) fn parse_with(spec: &ListSpec, body: &[u8], owns: Owns<'_>) -> Result<Page, String> {
     let mut page = Page::default();
-    for item in items {
-        match trim(spec, item) {
-            Some(r) => {
-                if spec.name == "fw_services" && r.str("status") == Some("error") {
-                    // Upstream drops firewall groups whose status is the lower-case string
-                    // "error" (Neutron reports upper case, so nothing is dropped in practice).
-                    continue;
-                }
-                page.resources.push(r)
-            }
-            None => {
-                tracing::warn!(
-                    discovery = spec.name,
-                    "Skipping a listing entry without a usable id"
-                );
-                page.skipped += 1;
-            }
-        }
+    let mut found = false;
+    let mut de = serde_json::Deserializer::from_slice(body);
+    Top {
+        spec,
+        owns,
+        page: &mut page,
+        found: &mut found,
     }
-    page.next = match spec.next {
-        Next::None => None,
-        Next::Glance => top.get("next").and_then(Value::as_str).map(str::to_owned),
-        Next::Links(k) => top.get(k).and_then(Value::as_array).and_then(|ls| {
-            ls.iter()
-                .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
-                .and_then(|l| l.get("href").and_then(Value::as_str))
-                .map(str::to_owned)
-        }),
-        Next::LinksObject => top
-            .get("links")
-            .and_then(|l| l.get("next"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-    };
+    .deserialize(&mut de)
+    .map_err(|e| format!("invalid JSON: {e}"))?;
+    de.end().map_err(|e| format!("invalid JSON: {e}"))?;
+    if !found {
+        return Err(format!("no \"{}\" list in the body", spec.list));
+    }
     Ok(page)
 }
 
-fn trim(spec: &ListSpec, item: &Value) -> Option<Resource> {
-    let o = item.as_object()?;
+/// The top-level object: the list, the paging links, everything else skipped.
+struct Top<'p, 'o> {
+    spec: &'p ListSpec,
+    owns: Owns<'o>,
+    page: &'p mut Page,
+    found: &'p mut bool,
+}
+
+impl<'de> DeserializeSeed<'de> for Top<'_, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Top<'_, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let spec = self.spec;
+        while let Some(Name(k)) = m.next_key::<Name<'de>>()? {
+            if k == spec.list && !*self.found {
+                *self.found = m.next_value_seed(Items {
+                    spec,
+                    owns: self.owns,
+                    page: &mut *self.page,
+                })?;
+                continue;
+            }
+            let next = match spec.next {
+                Next::Glance if k == "next" => {
+                    m.next_value::<Option<Value>>()?.and_then(|v| match v {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                }
+                Next::Links(lk) if k == lk => {
+                    let v: Value = m.next_value()?;
+                    v.as_array().and_then(|ls| {
+                        ls.iter()
+                            .find(|l| l.get("rel").and_then(Value::as_str) == Some("next"))
+                            .and_then(|l| l.get("href").and_then(Value::as_str))
+                            .map(str::to_owned)
+                    })
+                }
+                Next::LinksObject if k == "links" => {
+                    let v: Value = m.next_value()?;
+                    v.get("next").and_then(Value::as_str).map(str::to_owned)
+                }
+                _ => {
+                    m.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            self.page.next = next;
+        }
+        Ok(())
+    }
+    // Any other top-level value parses (so the error says what is missing) but holds no list.
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
+/// The list; `false` when the value is not a list (then it is not "the list").
+struct Items<'p, 'o> {
+    spec: &'p ListSpec,
+    owns: Owns<'o>,
+    page: &'p mut Page,
+}
+
+impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// One entry's attributes as borrowed raw JSON (no allocation unless a name has escapes).
+type Fields<'de> = Vec<(Cow<'de, str>, &'de RawValue)>;
+
+/// A name borrowed from the body when it has no escapes (serde's own `Cow<str>` always
+/// copies, which was one allocation per attribute of every listed resource).
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> serde::Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Visitor<'de> for Items<'_, '_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<bool, A::Error> {
+        let mut fields: Fields<'de> = Vec::with_capacity(32);
+        while let Some(is_obj) = s.next_element_seed(Entry {
+            fields: &mut fields,
+        })? {
+            let r = if is_obj {
+                entry(self.spec, &fields, self.owns).map_err(serde::de::Error::custom)?
+            } else {
+                None
+            };
+            match r {
+                Some(Some(r)) => self.page.resources.push(r),
+                // Dropped by the listing's own rule (upstream's firewall status filter).
+                Some(None) => {}
+                None => {
+                    tracing::warn!(
+                        discovery = self.spec.name,
+                        "Skipping a listing entry without a usable id"
+                    );
+                    self.page.skipped += 1;
+                }
+            }
+        }
+        Ok(true)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// One list entry: `true` and its fields when it is an object, `false` otherwise.
+struct Entry<'f, 'de> {
+    fields: &'f mut Fields<'de>,
+}
+
+impl<'de> DeserializeSeed<'de> for Entry<'_, 'de> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Entry<'_, 'de> {
+    type Value = bool;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list entry")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
+        self.fields.clear();
+        while let Some(Name(k)) = m.next_key::<Name<'de>>()? {
+            let v: &'de RawValue = m.next_value()?;
+            self.fields.push((k, v));
+        }
+        Ok(true)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<bool, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(false)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<bool, E> {
+        Ok(false)
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(false)
+    }
+}
+
+/// A raw JSON string's text (`None` when the value is not a string).
+fn raw_str<'a>(fields: &'a Fields<'_>, name: &str) -> Option<Cow<'a, str>> {
+    let (_, raw) = fields.iter().rev().find(|(k, _)| k == name)?;
+    serde_json::from_str::<Name<'a>>(raw.get())
+        .ok()
+        .map(|n| n.0)
+}
+
+/// Builds one entry's resource: `None` when it has no usable key, `Some(None)` when the
+/// listing's own rule drops it. Duplicate names keep the last value, as a JSON object does.
+fn entry(
+    spec: &ListSpec,
+    fields: &Fields<'_>,
+    owns: Owns<'_>,
+) -> Result<Option<Option<Resource>>, String> {
     let key = match spec.key {
-        KeyField::Field(f) => o.get(f)?.as_str()?.to_owned(),
-        KeyField::BinaryAtHost => format!(
-            "{}@{}",
-            o.get("binary")?.as_str()?,
-            o.get("host")?.as_str()?
-        ),
+        KeyField::Field(f) => match raw_str(fields, f) {
+            Some(k) => k.into_owned(),
+            None => return Ok(None),
+        },
+        KeyField::BinaryAtHost => match (raw_str(fields, "binary"), raw_str(fields, "host")) {
+            (Some(b), Some(h)) => format!("{b}@{h}"),
+            _ => return Ok(None),
+        },
     };
     if key.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let mut obj = Map::with_capacity(spec.keep.len());
-    for k in spec.keep {
-        if let Some(v) = o.get(*k) {
-            obj.insert((*k).to_owned(), v.clone());
+    if spec.name == "fw_services" && raw_str(fields, "status").as_deref() == Some("error") {
+        // Upstream drops firewall groups whose status is the lower-case string "error"
+        // (Neutron reports upper case, so nothing is dropped in practice).
+        return Ok(Some(None));
+    }
+    if let Some(owns) = owns {
+        if !owns(key.as_bytes()) {
+            return Ok(Some(Some(Resource::bare(spec.kind, &key))));
         }
     }
-    Some(Resource {
+    let mut attrs: Vec<(&'static str, Value)> = Vec::with_capacity(spec.keep.len());
+    for k in spec.keep {
+        if let Some((_, raw)) = fields.iter().rev().find(|(n, _)| n == k) {
+            let v: Value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            attrs.push((k, v));
+        }
+    }
+    Ok(Some(Some(Resource {
         key: Arc::from(key.as_str()),
         kind: spec.kind,
-        obj: Arc::new(obj),
-    })
+        attrs: Some(Arc::from(attrs)),
+    })))
 }
 
 fn strip_suffix<'a>(url: &'a str, suffix: &str) -> &'a str {
@@ -302,14 +549,14 @@ fn strip_suffix<'a>(url: &'a str, suffix: &str) -> &'a str {
 }
 
 /// Runs discovery `url` (`name` or `name:param`) once per cycle; later callers share it.
-pub(crate) async fn discover(inner: &Inner, cy: &Cycle, url: &str) -> Arc<Vec<Resource>> {
+pub(crate) async fn discover(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Arc<Vec<Resource>> {
     let cell = cy.discovery_cell(url);
     cell.get_or_init(|| async { Arc::new(run(inner, cy, url).await) })
         .await
         .clone()
 }
 
-async fn run(inner: &Inner, cy: &Cycle, url: &str) -> Vec<Resource> {
+async fn run(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Vec<Resource> {
     let (name, param) = match url.split_once(':') {
         Some((n, p)) => (n, Some(p.trim_start_matches("//"))),
         None => (url, None),
@@ -341,7 +588,7 @@ fn listing_spec(name: &str) -> Option<&'static ListSpec> {
 }
 
 /// Resolves the service endpoint of a listing discovery; `None` when it cannot (logged).
-async fn lister(inner: &Inner, cy: &Cycle, spec: &'static ListSpec) -> Option<Lister<'static>> {
+async fn lister(inner: &Inner, cy: &Cycle<'_>, spec: &'static ListSpec) -> Option<Lister<'static>> {
     let name = spec.name;
     let stype = (spec.service_type)(&inner.cfg.service_types).to_owned();
     let ep = match inner.api.endpoint(&stype).await {
@@ -424,7 +671,7 @@ impl Feeds {
     /// Reads every fed listing once, handing pages to their pollsters (and filling the
     /// cycle's cache when some other pollster needs the whole list). Drive it alongside the
     /// pollsters (it waits on them through bounded channels).
-    pub(crate) async fn run(self, inner: &Inner, cy: &Cycle) {
+    pub(crate) async fn run(self, inner: &Inner, cy: &Cycle<'_>) {
         let cached = &self.cached;
         futures_util::future::join_all(
             self.subs
@@ -444,7 +691,7 @@ async fn send_all(subs: &[tokio::sync::mpsc::Sender<SharedPage>], page: &SharedP
 
 async fn produce(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     url: String,
     subs: Vec<tokio::sync::mpsc::Sender<SharedPage>>,
     also_cache: bool,
@@ -491,7 +738,7 @@ async fn produce(
 /// Follows every page of a listing. On failure keeps what was read so far (logged).
 pub(crate) async fn list_all(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     spec: &ListSpec,
     service: &str,
     base: &str,
@@ -526,7 +773,11 @@ impl<'a> Lister<'a> {
     }
 
     /// The next page's resources; `None` at the end or after a failure (logged, counted).
-    pub(crate) async fn next_page(&mut self, inner: &Inner, cy: &Cycle) -> Option<Vec<Resource>> {
+    pub(crate) async fn next_page(
+        &mut self,
+        inner: &Inner,
+        cy: &Cycle<'_>,
+    ) -> Option<Vec<Resource>> {
         let spec = self.spec;
         let service = self.service.as_str();
         let url = self.url.take()?;
@@ -545,7 +796,16 @@ impl<'a> Lister<'a> {
                 .call(service, Method::GET, &url, spec.headers)
                 .await
             {
-                Ok(reply) => match parse_with(spec, &reply.body) {
+                // Domains are not partitioned: every agent needs all of them.
+                Ok(reply) => match parse_with(
+                    spec,
+                    &reply.body,
+                    if spec.kind == Kind::Domain {
+                        None
+                    } else {
+                        cy.owns
+                    },
+                ) {
                     Ok(p) => break Some(p),
                     // A garbled page is re-read once before the listing gives up.
                     Err(e) if tries < 2 => {
@@ -572,7 +832,7 @@ impl<'a> Lister<'a> {
     }
 }
 
-async fn endpoints(inner: &Inner, cy: &Cycle, service_type: &str) -> Vec<Resource> {
+async fn endpoints(inner: &Inner, cy: &Cycle<'_>, service_type: &str) -> Vec<Resource> {
     match inner.api.token().await {
         Ok(t) => {
             let urls = inner.api.session.urls(&t, service_type);
@@ -588,5 +848,52 @@ async fn endpoints(inner: &Inner, cy: &Cycle, service_type: &str) -> Vec<Resourc
             cy.error("identity");
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_owned_entries_keep_attributes() {
+        let body = br#"{"images": [
+            {"id": "a", "size": 1, "name": "x", "extra": {"deep": [1, 2]}},
+            {"id": "b", "size": 2, "name": "y"},
+            {"name": "no id"},
+            "not an object",
+            {"id": "c", "size": 3, "si\u007ae": 9, "size": 4}
+        ], "next": "/v2/images?marker=c", "schema": "/v2/schemas/images"}"#;
+        let owns = |k: &[u8]| k != b"b";
+        let page = parse_with(&crate::glance::IMAGES, body, Some(&owns)).unwrap();
+        assert_eq!(page.skipped, 2);
+        assert_eq!(page.next.as_deref(), Some("/v2/images?marker=c"));
+        let keys: Vec<&str> = page.resources.iter().map(Resource::key).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(page.resources[0].get("size"), Some(&Value::from(1)));
+        assert_eq!(page.resources[0].str("name"), Some("x"));
+        assert_eq!(page.resources[0].get("extra"), None, "not a kept field");
+        assert_eq!(page.resources[1].get("size"), None, "another agent's entry");
+        // Duplicate names: the last one wins, as in a JSON object; escaped names decode.
+        assert_eq!(page.resources[2].get("size"), Some(&Value::from(4)));
+    }
+
+    #[test]
+    fn a_body_without_the_list_is_an_error() {
+        for body in [
+            &b"[]"[..],
+            b"{\"images\": {}}",
+            b"{}",
+            b"3",
+            b"{\"images\": [1]} x",
+        ] {
+            assert!(
+                parse_page("images", body).is_err(),
+                "{:?}",
+                std::str::from_utf8(body)
+            );
+        }
+        let p = parse_page("images", b"{\"images\": []}").unwrap();
+        assert!(p.resources.is_empty() && p.next.is_none());
     }
 }

@@ -413,7 +413,7 @@ async fn get(
 /// for non-OpenStack ones, whose `url_path` is absolute).
 pub(crate) async fn poll_resource(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     ctx: &SampleCtx,
     dp: &DynPollster,
     base: &str,
@@ -519,7 +519,7 @@ fn sample_view(entry: &pyexpr::Value, value: &Json, metadata: &Map<String, Json>
 /// `metadata` without overwriting existing keys.
 async fn enrich(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     dp: &DynPollster,
     parent_base: &str,
     sample: &Json,

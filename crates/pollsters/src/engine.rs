@@ -193,7 +193,10 @@ impl<T> Cache<T> {
 
 /// State of one cycle.
 #[derive(Default)]
-pub(crate) struct Cycle {
+pub(crate) struct Cycle<'a> {
+    /// The cycle's partition filter, applied as listings are parsed (see
+    /// `discovery::parse_with`); pollsters still filter with it when they select.
+    pub(crate) owns: crate::discovery::Owns<'a>,
     discoveries: Mutex<HashMap<String, DiscoveryCell>>,
     history: Mutex<HashMap<&'static str, HashSet<Arc<str>>>>,
     errors: Mutex<BTreeMap<String, usize>>,
@@ -208,7 +211,7 @@ pub(crate) struct Cycle {
     pub(crate) rgw_usage: Cache<i64>,
 }
 
-impl Cycle {
+impl Cycle<'_> {
     pub(crate) fn discovery_cell(&self, url: &str) -> DiscoveryCell {
         let mut m = self.discoveries.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(url.to_owned()).or_default().clone()
@@ -417,7 +420,10 @@ impl Engine {
         out: &Sender<SampleBatch>,
     ) -> CycleReport {
         let start = Instant::now();
-        let cy = Cycle::default();
+        let cy = Cycle {
+            owns: Some(owns),
+            ..Cycle::default()
+        };
         let ctx = SampleCtx {
             timestamp: req.timestamp,
             source: self.inner.cfg.sample_source.clone(),
@@ -478,7 +484,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn run_pair(
         &self,
-        cy: &Cycle,
+        cy: &Cycle<'_>,
         ctx: &SampleCtx,
         src: &ceilometer_config::Source,
         p: Pollster,
@@ -571,7 +577,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn run_dynamic(
         &self,
-        cy: &Cycle,
+        cy: &Cycle<'_>,
         ctx: &SampleCtx,
         src: &ceilometer_config::Source,
         dp: &DynPollster,
@@ -672,7 +678,7 @@ impl Engine {
     /// Applies de-duplication, the partition filter and the blacklist.
     fn select(
         &self,
-        cy: &Cycle,
+        cy: &Cycle<'_>,
         src: &ceilometer_config::Source,
         p: Pollster,
         lists: &[Arc<Vec<Resource>>],
@@ -724,7 +730,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn per_resource(
         &self,
-        cy: &Cycle,
+        cy: &Cycle<'_>,
         ctx: &SampleCtx,
         src: &ceilometer_config::Source,
         p: Pollster,
@@ -821,7 +827,7 @@ impl Engine {
     #[allow(clippy::too_many_arguments)]
     async fn run_streamed(
         &self,
-        cy: &Cycle,
+        cy: &Cycle<'_>,
         ctx: &SampleCtx,
         src: &ceilometer_config::Source,
         p: Pollster,

@@ -78,7 +78,7 @@ struct HostJob {
 /// Polls every hardware meter of the cycle; batches go to `out` per (source, meter).
 pub(crate) async fn run(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     req: &CycleRequest,
     owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
     out: &Sender<SampleBatch>,

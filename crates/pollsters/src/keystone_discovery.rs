@@ -41,7 +41,7 @@ fn enabled(r: &Resource) -> bool {
 }
 
 /// Lists projects domain by domain.
-pub(crate) async fn tenants(inner: &Inner, cy: &Cycle) -> Vec<Resource> {
+pub(crate) async fn tenants(inner: &Inner, cy: &Cycle<'_>) -> Vec<Resource> {
     // The identity endpoint of the catalog for our interface/region; the auth URL otherwise.
     let base = match inner.api.endpoint("identity").await {
         Ok(Some(u)) => v3_auth_url(&u),

@@ -79,7 +79,7 @@ pub(crate) fn opt_string(v: Option<&Value>, what: &str) -> Result<Option<String>
 
 /// Metadata `{out: r[in]}` in the given order; absent attributes are `null`.
 pub(crate) fn metadata(r: &Resource, fields: &[(&str, &str)]) -> Metadata {
-    let mut m = Metadata::new();
+    let mut m = Metadata::with_capacity(fields.len());
     for (out, inp) in fields {
         m.insert((*out).to_owned(), r.val(inp));
     }

@@ -124,7 +124,7 @@ fn host_of(url: &str) -> String {
 
 async fn get(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     admin: &str,
     what: &str,
     uid: &str,
@@ -193,7 +193,7 @@ async fn get(
 /// Samples of one RadosGW meter for one tenant.
 pub(crate) async fn poll(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     c: &SampleCtx,
     admin: &str,
     tenant: &Arc<str>,

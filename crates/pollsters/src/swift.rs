@@ -82,7 +82,7 @@ fn header_int(h: &reqwest::header::HeaderMap, name: &str) -> Result<i64, String>
         .ok_or_else(|| format!("missing or invalid {name}"))
 }
 
-async fn head(inner: &Inner, cy: &Cycle, url: &str) -> Result<Arc<Head>, Failure> {
+async fn head(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Result<Arc<Head>, Failure> {
     let service = inner.cfg.service_types.swift.as_str();
     let reply = inner
         .api
@@ -108,7 +108,7 @@ async fn head(inner: &Inner, cy: &Cycle, url: &str) -> Result<Arc<Head>, Failure
     })
 }
 
-async fn list(inner: &Inner, cy: &Cycle, url: &str) -> Result<Arc<Vec<Container>>, Failure> {
+async fn list(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Result<Arc<Vec<Container>>, Failure> {
     let service = inner.cfg.service_types.swift.as_str();
     let mut out: Vec<Container> = Vec::new();
     // Upstream reads a single page (10 000 containers at most); we follow markers.
@@ -150,7 +150,7 @@ async fn list(inner: &Inner, cy: &Cycle, url: &str) -> Result<Arc<Vec<Container>
 /// Samples of one Swift meter for one tenant.
 pub(crate) async fn poll(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     c: &SampleCtx,
     base: &str,
     tenant: &Arc<str>,
