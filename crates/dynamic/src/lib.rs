@@ -265,9 +265,7 @@ impl SecretForm {
             SecretForm::Bearer => Authentication::Bearer {
                 token: text.to_owned(),
             },
-            SecretForm::Basic {
-                username: Some(u),
-            } => Authentication::Basic {
+            SecretForm::Basic { username: Some(u) } => Authentication::Basic {
                 username: u.clone(),
                 password: text.to_owned(),
             },

@@ -8,8 +8,8 @@ use sample::SampleType;
 
 use crate::yaml::{self, Node, Val};
 use crate::{
-    AttrPath, Authentication, BarbicanSecret, Definition, ExtraMetadataField, Finding, Kind,
-    Level, ResponseHandler, SecretForm, UrlPath, ValueSpec,
+    AttrPath, Authentication, BarbicanSecret, Definition, ExtraMetadataField, Finding, Kind, Level,
+    ResponseHandler, SecretForm, UrlPath, ValueSpec,
 };
 
 /// What an `authentication:` block declares.
@@ -766,9 +766,9 @@ impl Cx<'_> {
                 return None;
             }
             if let Some(secret_id) = secret_id {
-                self.push(Level::Warning, line, Some("module"), format!(
-                    "module/authentication_object (a Python class) is not supported; requests.auth.HTTPBasicAuth was converted to basic authentication with upstream's `user,password` read from the Barbican secret — or write `authentication: {{type: basic}}` (the secret then holds `user:password`)"
-                ));
+                self.push(Level::Warning, line, Some("module"),
+                    "module/authentication_object (a Python class) is not supported; requests.auth.HTTPBasicAuth was converted to basic authentication with upstream's `user,password` read from the Barbican secret — or write `authentication: {type: basic}` (the secret then holds `user:password`)".into()
+                );
                 return Some(Kind::NonOpenStack {
                     authentication: None,
                     barbican: Some(BarbicanSecret {
@@ -832,9 +832,10 @@ impl Cx<'_> {
         let or_secret = " (or set barbican_secret_id to read it from a Barbican secret)";
         match ty.as_str() {
             "basic" => match (field("username"), field("password")) {
-                (Some(username), Some(password)) => {
-                    Some(AuthSpec::Inline(Authentication::Basic { username, password }))
-                }
+                (Some(username), Some(password)) => Some(AuthSpec::Inline(Authentication::Basic {
+                    username,
+                    password,
+                })),
                 (username, None) if has_secret => {
                     Some(AuthSpec::FromSecret(SecretForm::Basic { username }))
                 }

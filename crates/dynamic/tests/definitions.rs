@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use dynamic::{
-    load_dirs, parse_file, Authentication, BarbicanSecret, Kind, Level, PayloadError,
-    SecretForm, SkipReason, ValueSpec,
+    load_dirs, parse_file, Authentication, BarbicanSecret, Kind, Level, PayloadError, SecretForm,
+    SkipReason, ValueSpec,
 };
 use serde_json::json;
 
@@ -273,7 +273,11 @@ fn barbican_secret_fills_what_the_yaml_leaves_out() {
     assert_eq!(findings.len(), 1, "{findings:?}");
     assert_eq!(findings[0].level, Level::Warning);
     assert_eq!(findings[0].definition.as_deref(), Some("dyn.upstream"));
-    assert!(findings[0].message.contains("Barbican"), "{}", findings[0].message);
+    assert!(
+        findings[0].message.contains("Barbican"),
+        "{}",
+        findings[0].message
+    );
 
     let b = barbican(&defs[0].kind).unwrap();
     assert_eq!(b.secret_id, "6f1c0b5e-2a41-4d7e-9c1f-0d3c2b1a0e9f");
@@ -418,7 +422,9 @@ fn barbican_secret_misuse_is_reported() {
     assert_eq!(e.key.as_deref(), Some("barbican_secret_id"));
     assert!(e.message.contains("authentication:"), "{}", e.message);
     assert_eq!(e.line, Some(23), "the barbican_secret_id line");
-    assert!(err("dyn.auth.none").message.contains("bearer, basic or headers"));
+    assert!(err("dyn.auth.none")
+        .message
+        .contains("bearer, basic or headers"));
     assert!(err("dyn.bad.id").message.contains("UUID"));
     assert!(err("dyn.no.token").message.contains("barbican_secret_id"));
     let e = err("dyn.empty.header");

@@ -131,8 +131,7 @@ pub(crate) fn handle(st: &State, r: &mut Req) -> Resp {
             let Some(s) = st.secrets.get(id) else {
                 return error(SVC, 404, NOT_FOUND);
             };
-            if r
-                .header("accept")
+            if r.header("accept")
                 .is_some_and(|a| a.contains("application/json"))
             {
                 return json_resp(200, &metadata(r, id, &s));

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{start, Env};
+use common::{start, start_with, Env};
 use hyper::Method;
 use serde_json::json;
-use simcloud::{Service, Sizes};
+use simcloud::{Service, SimConfig, Sizes};
 
 async fn env() -> Env {
     start(Sizes::empty()).await
@@ -39,6 +39,24 @@ async fn catalog_lists_key_manager_on_loopback() {
     );
     assert!(urls.iter().all(|u| u.starts_with("http://127.0.0.1:")));
     e.sim.shutdown().await;
+
+    // A cloud without Barbican in its catalog (the routes still answer).
+    let mut e = start_with(SimConfig {
+        sizes: Sizes::empty(),
+        omit_from_catalog: vec![Service::KeyManager],
+        ..SimConfig::default()
+    })
+    .await;
+    let (_, r) = e.c.login("agent-1", "secret").await.unwrap();
+    let types: Vec<String> = r.json()["token"]["catalog"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!types.iter().any(|t| t == "key-manager"), "{types:?}");
+    assert!(types.iter().any(|t| t == "identity"), "{types:?}");
+    e.sim.shutdown().await;
 }
 
 #[tokio::test]
@@ -46,7 +64,8 @@ async fn payload_reads_follow_barbican() {
     let mut e = env().await;
     let tok = e.token.clone();
     // Created through the API (text/plain) ...
-    let body = json!({"name": "api-key", "payload": "s3cr3t-v4lue", "payload_content_type": "text/plain"});
+    let body =
+        json!({"name": "api-key", "payload": "s3cr3t-v4lue", "payload_content_type": "text/plain"});
     let r =
         e.c.send(
             Method::POST,
@@ -60,7 +79,9 @@ async fn payload_reads_follow_barbican() {
     let href = r.json()["secret_ref"].as_str().unwrap().to_owned();
     assert_eq!(r.header("location"), Some(href.as_str()));
     let prefix = format!("{}/key-manager/v1/secrets/", e.sim.url());
-    let id = href.strip_prefix(&prefix).expect("secret_ref under the endpoint");
+    let id = href
+        .strip_prefix(&prefix)
+        .expect("secret_ref under the endpoint");
     assert_eq!(id.len(), 36, "{id}");
 
     let payload_path = format!("/key-manager/v1/secrets/{id}/payload");
@@ -130,7 +151,10 @@ async fn payload_reads_follow_barbican() {
         e.c.send(
             Method::GET,
             &format!("{bin}/payload"),
-            &[("x-auth-token", &tok), ("accept", "application/octet-stream")],
+            &[
+                ("x-auth-token", &tok),
+                ("accept", "application/octet-stream"),
+            ],
             None,
         )
         .await
@@ -166,9 +190,11 @@ async fn payload_reads_follow_barbican() {
         json!({"code": 404, "title": "Not Found", "description": "Not Found. Sorry but your secret is in another castle."})
     );
     assert_eq!(
-        e.sim
-            .stats()
-            .count("agent-1", Service::KeyManager, "GET /v1/secrets/{id}/payload"),
+        e.sim.stats().count(
+            "agent-1",
+            Service::KeyManager,
+            "GET /v1/secrets/{id}/payload"
+        ),
         7,
         "2 text/plain, default Accept, 406, binary, t0k3n, 404"
     );
