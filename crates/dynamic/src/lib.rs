@@ -23,6 +23,8 @@
 //!   `bearer` or `headers`) instead of naming a Python class in `module` /
 //!   `authentication_object`. A definition using `requests.auth.HTTPBasicAuth` is converted
 //!   (with a warning saying how to write it); any other class is reported and skipped.
+//!   With `barbican_secret_id`, the fields left out of `authentication:` come from the
+//!   Barbican secret's payload ([`SecretForm`]), read by the pollsters engine each cycle.
 //! - `host_command` definitions are rejected: they belong to the local-node namespace.
 //! - The `xml` handler follows `xmltodict.parse`'s shape (see the `xml` module) but is a
 //!   small built-in converter, not xmltodict: processing instructions, DTDs and comments are
@@ -201,6 +203,98 @@ impl fmt::Debug for Authentication {
     }
 }
 
+/// Credentials kept in Barbican (`barbican_secret_id`, upstream's `barbican:<id>` default
+/// discovery): the agent reads the secret's payload each cycle and [`SecretForm`] turns it
+/// into the [`Authentication`] the YAML declared, so credentials can rotate in Barbican
+/// without touching the definition files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarbicanSecret {
+    /// The secret's UUID (`GET <key-manager>/v1/secrets/<id>/payload`).
+    pub secret_id: String,
+    /// How the payload becomes credentials.
+    pub form: SecretForm,
+}
+
+/// How a Barbican payload (UTF-8 text, surrounding whitespace trimmed) fills the declared
+/// authentication. The payload itself is never kept in a definition, printed nor logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretForm {
+    /// `type: bearer` without `token`: the payload is the token.
+    Bearer,
+    /// `type: basic` without `password`: the payload is `user:password` (split at the first
+    /// `:`, as HTTP basic authentication itself does), or only the password when the YAML
+    /// gives `username`.
+    Basic {
+        /// `username` from the YAML, when given.
+        username: Option<String>,
+    },
+    /// `type: headers` with some values left empty: those headers get the payload; the
+    /// others are sent as written.
+    Headers(Vec<(String, Option<String>)>),
+    /// Upstream's `requests.auth.HTTPBasicAuth` without `authentication_parameters`: the
+    /// payload is upstream's comma-separated `user,password` (each part stripped).
+    HttpBasicAuthArgs,
+}
+
+/// Why a Barbican payload could not become credentials. Never holds the payload.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// Not UTF-8 (upstream decoded it as UTF-8 too).
+    #[error("the secret payload is not UTF-8 text")]
+    NotText,
+    /// Empty after trimming whitespace.
+    #[error("the secret payload is empty")]
+    Empty,
+    /// Basic authentication without a `:` in the payload.
+    #[error("basic authentication needs the secret payload as user:password (no ':' found), or `username` in the YAML and the password alone in the secret")]
+    NoColon,
+    /// Upstream's HTTPBasicAuth form without exactly one comma.
+    #[error("requests.auth.HTTPBasicAuth needs the secret payload as user,password (found {0} comma-separated parts)")]
+    NotTwoParts(usize),
+}
+
+impl SecretForm {
+    /// The credentials a payload gives.
+    pub fn credentials(&self, payload: &[u8]) -> Result<Authentication, PayloadError> {
+        let text = std::str::from_utf8(payload).map_err(|_| PayloadError::NotText)?;
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(PayloadError::Empty);
+        }
+        Ok(match self {
+            SecretForm::Bearer => Authentication::Bearer {
+                token: text.to_owned(),
+            },
+            SecretForm::Basic { username: Some(u) } => Authentication::Basic {
+                username: u.clone(),
+                password: text.to_owned(),
+            },
+            SecretForm::Basic { username: None } => {
+                let (u, p) = text.split_once(':').ok_or(PayloadError::NoColon)?;
+                Authentication::Basic {
+                    username: u.to_owned(),
+                    password: p.to_owned(),
+                }
+            }
+            SecretForm::Headers(h) => Authentication::Headers(
+                h.iter()
+                    .map(|(k, v)| (k.clone(), v.clone().unwrap_or_else(|| text.to_owned())))
+                    .collect(),
+            ),
+            SecretForm::HttpBasicAuthArgs => {
+                let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+                match parts.as_slice() {
+                    [u, p] => Authentication::Basic {
+                        username: (*u).to_owned(),
+                        password: (*p).to_owned(),
+                    },
+                    _ => return Err(PayloadError::NotTwoParts(parts.len())),
+                }
+            }
+        })
+    }
+}
+
 /// Which API a definition talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -211,10 +305,12 @@ pub enum Kind {
     },
     /// A plain HTTP API; `url_path` is an absolute URL.
     NonOpenStack {
-        /// Credentials, when the API needs them.
+        /// Credentials written in the YAML, when the API needs them. Complete inline
+        /// credentials win over `barbican` (as upstream's `authentication_parameters` win
+        /// over the Barbican payload), so at most one of the two is set.
         authentication: Option<Authentication>,
-        /// `barbican_secret_id`: default discovery `barbican:<id>` (empty = none).
-        barbican_secret_id: String,
+        /// Credentials read from Barbican every cycle (`barbican_secret_id`).
+        barbican: Option<BarbicanSecret>,
     },
 }
 

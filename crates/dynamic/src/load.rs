@@ -8,9 +8,19 @@ use sample::SampleType;
 
 use crate::yaml::{self, Node, Val};
 use crate::{
-    AttrPath, Authentication, Definition, ExtraMetadataField, Finding, Kind, Level,
-    ResponseHandler, UrlPath, ValueSpec,
+    AttrPath, Authentication, BarbicanSecret, Definition, ExtraMetadataField, Finding, Kind, Level,
+    ResponseHandler, SecretForm, UrlPath, ValueSpec,
 };
+
+/// What an `authentication:` block declares.
+enum AuthSpec {
+    /// No authentication.
+    None,
+    /// Complete credentials in the YAML.
+    Inline(Authentication),
+    /// Some parts come from the Barbican secret.
+    FromSecret(SecretForm),
+}
 
 /// Every key a definition may have (upstream's plus `authentication`).
 const KNOWN_KEYS: &[&str] = &[
@@ -676,34 +686,57 @@ impl Cx<'_> {
     fn kind(&mut self, def: &Node) -> Option<Kind> {
         let module = def.get("module");
         let auth = def.get("authentication");
-        let barbican_secret_id = self
-            .string(def, "barbican_secret_id", false)
-            .unwrap_or_default();
+        let secret_id = self.secret_id(def)?;
+        let secret_line = def.get("barbican_secret_id").map_or(def.line, |n| n.line);
         if module.is_none() && auth.is_none() {
             if def.get("authentication_object").is_some() {
                 let n = def.get("authentication_object").unwrap_or(def).clone();
                 self.err(&n, "authentication_object", "authentication_object without module; use the 'authentication' key instead (see below)");
                 return None;
             }
+            if secret_id.is_some() {
+                self.push(Level::Error, secret_line, Some("barbican_secret_id"), "barbican_secret_id gives credentials to a non-OpenStack definition: add an `authentication:` block saying how the secret is used (`{type: bearer}`, `{type: basic}` or `{type: headers, headers: {Name: ~}}`, leaving out what the secret holds)".into());
+                return None;
+            }
             let endpoint_type = self.string(def, "endpoint_type", true)?;
             return Some(Kind::OpenStack { endpoint_type });
         }
         if let Some(a) = auth {
-            return self
-                .authentication(a)
-                .map(|authentication| Kind::NonOpenStack {
-                    authentication,
-                    barbican_secret_id,
-                });
+            return match (self.authentication(a, secret_id.is_some())?, secret_id) {
+                (AuthSpec::Inline(authentication), secret) => {
+                    if secret.is_some() {
+                        self.push(Level::Warning, secret_line, Some("barbican_secret_id"), "`authentication:` already holds complete credentials, which win (as upstream's authentication_parameters do): barbican_secret_id is ignored; leave out the token, password or header value to read it from Barbican".into());
+                    }
+                    Some(Kind::NonOpenStack {
+                        authentication: Some(authentication),
+                        barbican: None,
+                    })
+                }
+                (AuthSpec::FromSecret(form), Some(secret_id)) => Some(Kind::NonOpenStack {
+                    authentication: None,
+                    barbican: Some(BarbicanSecret { secret_id, form }),
+                }),
+                (AuthSpec::FromSecret(_), None) => None,
+                (AuthSpec::None, Some(_)) => {
+                    self.push(Level::Error, secret_line, Some("barbican_secret_id"), "barbican_secret_id needs `authentication:` of type bearer, basic or headers to say how the secret is used".into());
+                    None
+                }
+                (AuthSpec::None, None) => Some(Kind::NonOpenStack {
+                    authentication: None,
+                    barbican: None,
+                }),
+            };
         }
         // Upstream form: a Python class. Only requests' HTTPBasicAuth with inline
-        // parameters can be converted without running Python.
+        // parameters or a Barbican secret can be converted without running Python.
         let module_name = module.and_then(Node::scalar_str).unwrap_or_default();
         let class = def
             .get("authentication_object")
             .and_then(Node::scalar_str)
             .unwrap_or_default();
-        let params = self.string(def, "authentication_parameters", false);
+        let params = self
+            .string(def, "authentication_parameters", false)
+            .filter(|p| !p.is_empty());
         let line = module.map_or(def.line, |m| m.line);
         let how = "write `authentication: {type: basic, username: ..., password: ...}`, `{type: bearer, token: ...}` or `{type: headers, headers: {Name: value}}` instead of module/authentication_object";
         if module_name == "requests.auth" && class == "HTTPBasicAuth" {
@@ -713,12 +746,15 @@ impl Cx<'_> {
                     self.push(Level::Warning, line, Some("module"), format!(
                         "module/authentication_object (a Python class) is not supported; requests.auth.HTTPBasicAuth was converted to basic authentication — {how}"
                     ));
+                    if secret_id.is_some() {
+                        self.push(Level::Warning, secret_line, Some("barbican_secret_id"), "authentication_parameters override the Barbican secret (as upstream): barbican_secret_id is ignored".into());
+                    }
                     return Some(Kind::NonOpenStack {
                         authentication: Some(Authentication::Basic {
                             username: u.trim().to_owned(),
                             password: pw.trim().to_owned(),
                         }),
-                        barbican_secret_id,
+                        barbican: None,
                     });
                 }
                 self.push(
@@ -729,6 +765,18 @@ impl Cx<'_> {
                 );
                 return None;
             }
+            if let Some(secret_id) = secret_id {
+                self.push(Level::Warning, line, Some("module"),
+                    "module/authentication_object (a Python class) is not supported; requests.auth.HTTPBasicAuth was converted to basic authentication with upstream's `user,password` read from the Barbican secret — or write `authentication: {type: basic}` (the secret then holds `user:password`)".into()
+                );
+                return Some(Kind::NonOpenStack {
+                    authentication: None,
+                    barbican: Some(BarbicanSecret {
+                        secret_id,
+                        form: SecretForm::HttpBasicAuthArgs,
+                    }),
+                });
+            }
         }
         self.push(Level::Error, line, Some("module"), format!(
             "module/authentication_object name a Python class ({module_name}.{class}) that this agent cannot run; {how}"
@@ -736,9 +784,36 @@ impl Cx<'_> {
         None
     }
 
-    fn authentication(&mut self, a: &Node) -> Option<Option<Authentication>> {
-        if matches!(a.val, Val::Null) {
+    /// `barbican_secret_id`: `Some(None)` when absent or empty, `None` when unusable.
+    fn secret_id(&mut self, def: &Node) -> Option<Option<String>> {
+        let Some(id) = self
+            .string(def, "barbican_secret_id", false)
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+        else {
             return Some(None);
+        };
+        // It goes into a URL path: a UUID (letters, digits, '-') and nothing else.
+        if !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            let n = def.get("barbican_secret_id").unwrap_or(def).clone();
+            self.err(
+                &n,
+                "barbican_secret_id",
+                "must be the secret's UUID (letters, digits and '-'), not a URL or path",
+            );
+            return None;
+        }
+        Some(Some(id))
+    }
+
+    /// The `authentication:` block; fields left out are read from Barbican when
+    /// `has_secret` (else they are errors).
+    fn authentication(&mut self, a: &Node, has_secret: bool) -> Option<AuthSpec> {
+        if matches!(a.val, Val::Null) {
+            return Some(AuthSpec::None);
         }
         if !matches!(a.val, Val::Map(..)) {
             self.err(
@@ -749,27 +824,48 @@ impl Cx<'_> {
             return None;
         }
         let ty = a.get("type").and_then(Node::scalar_str).unwrap_or_default();
-        let field = |cx: &mut Self, k: &str| -> Option<String> {
-            let v = a.get(k).and_then(Node::scalar_str);
-            if v.is_none() {
-                cx.err(a, "authentication", format!("type {ty} needs '{k}'"));
-            }
-            v
+        let field = |k: &str| -> Option<String> {
+            a.get(k)
+                .and_then(Node::scalar_str)
+                .filter(|v| !v.is_empty())
         };
+        let or_secret = " (or set barbican_secret_id to read it from a Barbican secret)";
         match ty.as_str() {
-            "basic" => {
-                let u = field(self, "username");
-                let p = field(self, "password");
-                Some(Some(Authentication::Basic {
-                    username: u?,
-                    password: p?,
-                }))
-            }
-            "bearer" => Some(Some(Authentication::Bearer {
-                token: field(self, "token")?,
-            })),
+            "basic" => match (field("username"), field("password")) {
+                (Some(username), Some(password)) => Some(AuthSpec::Inline(Authentication::Basic {
+                    username,
+                    password,
+                })),
+                (username, None) if has_secret => {
+                    Some(AuthSpec::FromSecret(SecretForm::Basic { username }))
+                }
+                (None, Some(_)) => {
+                    self.err(a, "authentication", "type basic needs 'username'");
+                    None
+                }
+                (_, None) => {
+                    self.err(
+                        a,
+                        "authentication",
+                        format!("type basic needs 'username' and 'password'{or_secret}"),
+                    );
+                    None
+                }
+            },
+            "bearer" => match field("token") {
+                Some(token) => Some(AuthSpec::Inline(Authentication::Bearer { token })),
+                None if has_secret => Some(AuthSpec::FromSecret(SecretForm::Bearer)),
+                None => {
+                    self.err(
+                        a,
+                        "authentication",
+                        format!("type bearer needs 'token'{or_secret}"),
+                    );
+                    None
+                }
+            },
             "headers" => {
-                let h = self.string_map(a, "headers");
+                let h = self.auth_headers(a)?;
                 if h.is_empty() {
                     self.err(
                         a,
@@ -778,11 +874,75 @@ impl Cx<'_> {
                     );
                     return None;
                 }
-                Some(Some(Authentication::Headers(h)))
+                if h.iter().all(|(_, v)| v.is_some()) {
+                    return Some(AuthSpec::Inline(Authentication::Headers(
+                        h.into_iter()
+                            .map(|(k, v)| (k, v.unwrap_or_default()))
+                            .collect(),
+                    )));
+                }
+                if has_secret {
+                    return Some(AuthSpec::FromSecret(SecretForm::Headers(h)));
+                }
+                let empty: Vec<&str> = h
+                    .iter()
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(k, _)| k.as_str())
+                    .collect();
+                self.err(
+                    a,
+                    "authentication",
+                    format!("headers {empty:?} have no value{or_secret}"),
+                );
+                None
             }
-            "none" => Some(None),
+            "none" => Some(AuthSpec::None),
             other => {
                 self.err(a, "authentication", format!("unknown authentication type {other:?}: must be basic, bearer, headers or none"));
+                None
+            }
+        }
+    }
+
+    /// `authentication.headers`: values as text; null or empty = from the secret.
+    #[allow(clippy::type_complexity)]
+    fn auth_headers(&mut self, a: &Node) -> Option<Vec<(String, Option<String>)>> {
+        let Some(n) = a.get("headers") else {
+            return Some(Vec::new());
+        };
+        match &n.val {
+            Val::Null => Some(Vec::new()),
+            Val::Map(m, _) => {
+                let mut out = Vec::new();
+                let mut ok = true;
+                for (k, v) in m {
+                    match &v.val {
+                        Val::Null => out.push((k.clone(), None)),
+                        _ => match v.scalar_str() {
+                            Some(s) if s.is_empty() => out.push((k.clone(), None)),
+                            Some(s) => out.push((k.clone(), Some(s))),
+                            None => {
+                                self.err(
+                                    v,
+                                    "authentication",
+                                    format!(
+                                        "value of header '{k}' must be a string, found {}",
+                                        v.kind()
+                                    ),
+                                );
+                                ok = false;
+                            }
+                        },
+                    }
+                }
+                ok.then_some(out)
+            }
+            _ => {
+                self.err(
+                    n,
+                    "authentication",
+                    format!("headers must be a mapping, found {}", n.kind()),
+                );
                 None
             }
         }

@@ -2,7 +2,10 @@
 
 use std::path::Path;
 
-use dynamic::{load_dirs, parse_file, Authentication, Kind, Level, SkipReason, ValueSpec};
+use dynamic::{
+    load_dirs, parse_file, Authentication, BarbicanSecret, Kind, Level, PayloadError, SecretForm,
+    SkipReason, ValueSpec,
+};
 use serde_json::json;
 
 const VPN: &str = r#"
@@ -202,6 +205,233 @@ fn python_auth_classes_are_converted_or_reported() {
     assert!(findings
         .iter()
         .all(|f| !f.message.contains("sk,host") && !f.message.contains("pa55")));
+}
+
+/// The `barbican` part of a definition.
+fn barbican(k: &Kind) -> Option<&BarbicanSecret> {
+    match k {
+        Kind::NonOpenStack { barbican, .. } => barbican.as_ref(),
+        Kind::OpenStack { .. } => None,
+    }
+}
+
+#[test]
+fn barbican_secret_fills_what_the_yaml_leaves_out() {
+    let yaml = r#"
+- name: dyn.bearer
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: " 6f1c0b5e-2a41-4d7e-9c1f-0d3c2b1a0e9f "
+  authentication: {type: bearer}
+- name: dyn.basic
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+  authentication: {type: basic}
+- name: dyn.basic.user
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+  authentication: {type: basic, username: monitor}
+- name: dyn.headers
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+  authentication:
+    type: headers
+    headers: {X-Api-Key: ~, X-Tenant: acme, X-Other: ""}
+- name: dyn.upstream
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  module: requests.auth
+  authentication_object: HTTPBasicAuth
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+"#;
+    let (defs, findings) = parse_file(Path::new("barbican.yaml"), yaml);
+    let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "dyn.bearer",
+            "dyn.basic",
+            "dyn.basic.user",
+            "dyn.headers",
+            "dyn.upstream"
+        ]
+    );
+    // Only the converted upstream class is worth a warning.
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].level, Level::Warning);
+    assert_eq!(findings[0].definition.as_deref(), Some("dyn.upstream"));
+    assert!(
+        findings[0].message.contains("Barbican"),
+        "{}",
+        findings[0].message
+    );
+
+    let b = barbican(&defs[0].kind).unwrap();
+    assert_eq!(b.secret_id, "6f1c0b5e-2a41-4d7e-9c1f-0d3c2b1a0e9f");
+    assert!(matches!(
+        &defs[0].kind,
+        Kind::NonOpenStack {
+            authentication: None,
+            ..
+        }
+    ));
+    // Surrounding whitespace (a stored trailing newline) is not part of the token.
+    assert_eq!(
+        b.form.credentials(b"t0ken\n"),
+        Ok(Authentication::Bearer {
+            token: "t0ken".into()
+        })
+    );
+    let basic = &barbican(&defs[1].kind).unwrap().form;
+    assert_eq!(basic, &SecretForm::Basic { username: None });
+    assert_eq!(
+        basic.credentials(b"alice:pa:ss,word"),
+        Ok(Authentication::Basic {
+            username: "alice".into(),
+            password: "pa:ss,word".into()
+        })
+    );
+    assert_eq!(basic.credentials(b"no-colon"), Err(PayloadError::NoColon));
+    assert_eq!(
+        barbican(&defs[2].kind).unwrap().form.credentials(b"pa:ss"),
+        Ok(Authentication::Basic {
+            username: "monitor".into(),
+            password: "pa:ss".into()
+        })
+    );
+    let h = barbican(&defs[3].kind)
+        .unwrap()
+        .form
+        .credentials(b"k3y")
+        .unwrap();
+    assert_eq!(
+        h,
+        Authentication::Headers(vec![
+            ("X-Api-Key".into(), "k3y".into()),
+            ("X-Tenant".into(), "acme".into()),
+            ("X-Other".into(), "k3y".into()),
+        ])
+    );
+    let up = &barbican(&defs[4].kind).unwrap().form;
+    assert_eq!(up, &SecretForm::HttpBasicAuthArgs);
+    assert_eq!(
+        up.credentials(b" alice , s3cret "),
+        Ok(Authentication::Basic {
+            username: "alice".into(),
+            password: "s3cret".into()
+        })
+    );
+    assert_eq!(up.credentials(b"a,b,c"), Err(PayloadError::NotTwoParts(3)));
+    // Unusable payloads, whatever the form; the error never quotes the payload.
+    for form in [&barbican(&defs[0].kind).unwrap().form, basic, up] {
+        assert_eq!(form.credentials(b" \n"), Err(PayloadError::Empty));
+        assert_eq!(form.credentials(&[0xff, 0xfe]), Err(PayloadError::NotText));
+    }
+    let msg = up.credentials(b"s3cret-only").unwrap_err().to_string();
+    assert!(!msg.contains("s3cret"), "{msg}");
+}
+
+#[test]
+fn barbican_secret_misuse_is_reported() {
+    let yaml = r#"
+- name: dyn.inline.wins
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+  authentication: {type: bearer, token: inline-t0ken}
+- name: dyn.params.win
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  module: requests.auth
+  authentication_object: HTTPBasicAuth
+  authentication_parameters: "u,p4ss"
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+- name: dyn.no.auth.block
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+- name: dyn.auth.none
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: 11111111-2222-4333-8444-555555555555
+  authentication: {type: none}
+- name: dyn.bad.id
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  barbican_secret_id: "../../v3/auth/tokens"
+  authentication: {type: bearer}
+- name: dyn.no.token
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  authentication: {type: bearer}
+- name: dyn.empty.header
+  sample_type: gauge
+  unit: x
+  value_attribute: count
+  url_path: "https://api.example/v1/stats"
+  authentication: {type: headers, headers: {X-Api-Key: ~}}
+"#;
+    let (defs, findings) = parse_file(Path::new("misuse.yaml"), yaml);
+    let names: Vec<&str> = defs.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["dyn.inline.wins", "dyn.params.win"]);
+    // Complete inline credentials win over the secret, with a warning (upstream's
+    // authentication_parameters override the Barbican payload too).
+    for d in &defs {
+        assert!(barbican(&d.kind).is_none());
+        let w: Vec<_> = findings
+            .iter()
+            .filter(|f| f.definition.as_deref() == Some(d.name.as_str()))
+            .filter(|f| f.key.as_deref() == Some("barbican_secret_id"))
+            .collect();
+        assert_eq!(w.len(), 1, "{findings:?}");
+        assert_eq!(w[0].level, Level::Warning);
+        assert!(w[0].message.contains("ignored"), "{}", w[0].message);
+    }
+    let err = |name: &str| {
+        findings
+            .iter()
+            .find(|f| f.definition.as_deref() == Some(name) && f.level == Level::Error)
+            .unwrap_or_else(|| panic!("no error for {name}: {findings:?}"))
+    };
+    let e = err("dyn.no.auth.block");
+    assert_eq!(e.key.as_deref(), Some("barbican_secret_id"));
+    assert!(e.message.contains("authentication:"), "{}", e.message);
+    assert_eq!(e.line, Some(23), "the barbican_secret_id line");
+    assert!(err("dyn.auth.none")
+        .message
+        .contains("bearer, basic or headers"));
+    assert!(err("dyn.bad.id").message.contains("UUID"));
+    assert!(err("dyn.no.token").message.contains("barbican_secret_id"));
+    let e = err("dyn.empty.header");
+    assert!(e.message.contains("X-Api-Key"), "{}", e.message);
+    assert!(findings
+        .iter()
+        .all(|f| !f.message.contains("inline-t0ken") && !f.message.contains("p4ss")));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use dynamic::{Authentication, Definition, Kind as DynKind, SkipReason, ValueSpec};
+use dynamic::{Authentication, BarbicanSecret, Definition, Kind as DynKind, SkipReason, ValueSpec};
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 use serde_json::{Map, Value as Json};
@@ -41,7 +41,7 @@ pub(crate) struct DynPollster {
     /// Per-service key of the concurrency bound and of `CycleReport::errors`.
     pub service: String,
     /// Non-OpenStack: the declared authentication as headers (values never logged).
-    auth_headers: Vec<(HeaderName, HeaderValue)>,
+    pub auth_headers: Vec<(HeaderName, HeaderValue)>,
     /// `headers:` of the definition.
     headers: Vec<(HeaderName, HeaderValue)>,
     extras: Vec<ExtraField>,
@@ -105,7 +105,12 @@ fn basic(user: &str, password: &str) -> Option<HeaderValue> {
     Some(v)
 }
 
-fn auth_headers(name: &str, a: Option<&Authentication>) -> Vec<(HeaderName, HeaderValue)> {
+/// Request headers of declared (or Barbican-provided) credentials; values are marked
+/// sensitive, and an invalid one is dropped with a warning naming only the pollster.
+pub(crate) fn auth_headers(
+    name: &str,
+    a: Option<&Authentication>,
+) -> Vec<(HeaderName, HeaderValue)> {
     match a {
         None => Vec::new(),
         Some(Authentication::Basic { username, password }) => basic(username, password)
@@ -197,13 +202,12 @@ impl DynPollster {
         }
     }
 
-    /// `barbican_secret_id` (non-empty = upstream's `barbican:<id>` default discovery).
-    pub(crate) fn barbican_secret(&self) -> Option<&str> {
+    /// The Barbican secret holding the credentials (`barbican_secret_id`, upstream's
+    /// `barbican:<id>` default discovery), when the YAML left them out.
+    pub(crate) fn barbican(&self) -> Option<&BarbicanSecret> {
         match &self.def.kind {
-            DynKind::NonOpenStack {
-                barbican_secret_id, ..
-            } if !barbican_secret_id.is_empty() => Some(barbican_secret_id),
-            _ => None,
+            DynKind::NonOpenStack { barbican, .. } => barbican.as_ref(),
+            DynKind::OpenStack { .. } => None,
         }
     }
 
@@ -364,11 +368,13 @@ pub(crate) enum DynFailure {
 }
 
 /// A GET for `dp` (or one of its extra fields): through the Keystone session for OpenStack
-/// APIs, plain with the declared authentication otherwise. URL credentials become basic
-/// authentication (when nothing else is declared) and never reach a log.
+/// APIs, plain with `auth` (the declared or Barbican-provided credentials) otherwise. URL
+/// credentials become basic authentication (when nothing else is declared) and never reach
+/// a log.
 async fn get(
     inner: &Inner,
     dp: &DynPollster,
+    auth: &[(HeaderName, HeaderValue)],
     openstack: bool,
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
@@ -387,8 +393,8 @@ async fn get(
         return inner.api.get_with(service, &clean, headers, timeout).await;
     }
     let mut h: Vec<(HeaderName, HeaderValue)> = Vec::with_capacity(headers.len() + 2);
-    h.extend(dp.auth_headers.iter().cloned());
-    if let (Some((u, p)), true) = (creds, dp.auth_headers.is_empty()) {
+    h.extend(auth.iter().cloned());
+    if let (Some((u, p)), true) = (creds, auth.is_empty()) {
         if let Some(v) = basic(&u, &p) {
             h.push((reqwest::header::AUTHORIZATION, v));
         }
@@ -410,12 +416,15 @@ async fn get(
 }
 
 /// Samples of one resource (`base` = the endpoint URL for OpenStack definitions; ignored
-/// for non-OpenStack ones, whose `url_path` is absolute).
+/// for non-OpenStack ones, whose `url_path` is absolute; `auth` = their credentials as
+/// headers).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn poll_resource(
     inner: &Inner,
     cy: &Cycle<'_>,
     ctx: &SampleCtx,
     dp: &DynPollster,
+    auth: &[(HeaderName, HeaderValue)],
     base: &str,
     aborted: &AtomicBool,
 ) -> Result<Vec<sample::Sample>, DynFailure> {
@@ -442,7 +451,7 @@ pub(crate) async fn poll_resource(
             );
             break;
         }
-        let reply = get(inner, dp, openstack, &url, &dp.headers).await;
+        let reply = get(inner, dp, auth, openstack, &url, &dp.headers).await;
         let reply = match reply {
             Ok(r) => r,
             Err(ApiError::Status { status, url, .. }) if !openstack => {
@@ -475,7 +484,8 @@ pub(crate) async fn poll_resource(
                         if !dp.extras.is_empty() {
                             let sample_json = sample_view(entry, &ds.volume, &ds.metadata);
                             if !dp.def.skip_extra_metadata(&sample_json) {
-                                enrich(inner, cy, dp, base, &sample_json, &mut ds.metadata).await;
+                                enrich(inner, cy, dp, auth, base, &sample_json, &mut ds.metadata)
+                                    .await;
                             }
                         }
                         match ds.into_sample(ctx.timestamp, &ctx.source) {
@@ -521,6 +531,7 @@ async fn enrich(
     inner: &Inner,
     cy: &Cycle<'_>,
     dp: &DynPollster,
+    auth: &[(HeaderName, HeaderValue)],
     parent_base: &str,
     sample: &Json,
     metadata: &mut Map<String, Json>,
@@ -561,7 +572,7 @@ async fn enrich(
         let cache_key = split_userinfo(&url).0;
         let body = match inner.extra_cache.get(&cache_key) {
             Some(b) => b,
-            None => match get(inner, dp, openstack, &url, &ef.headers).await {
+            None => match get(inner, dp, auth, openstack, &url, &ef.headers).await {
                 Ok(reply) => match ef.def.parse_body(&reply.body) {
                     Ok(b) => {
                         let b = Arc::new(b);

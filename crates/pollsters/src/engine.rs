@@ -209,6 +209,8 @@ pub(crate) struct Cycle<'a> {
     pub(crate) swift_get: Cache<Vec<crate::swift::Container>>,
     pub(crate) rgw_bucket: Cache<crate::rgw::Buckets>,
     pub(crate) rgw_usage: Cache<i64>,
+    /// Barbican secret payloads (credentials of dynamic pollsters), by secret id.
+    pub(crate) secrets: Cache<crate::barbican::Payload>,
 }
 
 impl Cycle<'_> {
@@ -594,12 +596,7 @@ impl Engine {
             lists.push(discover(inner, cy, d).await);
         }
         if src.resources.is_empty() && src.discovery.is_empty() {
-            if let Some(secret) = dp.barbican_secret() {
-                // Credentials would come from Barbican: not available in this agent.
-                tracing::error!(pollster = dp.name, secret_id = %secret, "Skipping dynamic pollster: its default discovery barbican:<secret> is not supported; declare `authentication:` in its YAML instead");
-                cy.error(&dp.service);
-                return;
-            }
+            // Non-OpenStack (with Barbican credentials or not): the one resource is the URL.
             match dp.default_discovery() {
                 Some(d) => lists.push(discover(inner, cy, &d).await),
                 None => lists.push(Arc::new(vec![Resource::bare(
@@ -629,6 +626,23 @@ impl Engine {
             tracing::debug!(pollster = dp.name, source = %src.name, "Skip pollster, no resources found this cycle");
             return;
         }
+        // Credentials kept in Barbican: read once per cycle, only by the agent that polls.
+        let barbican_auth;
+        let auth: &[(reqwest::header::HeaderName, reqwest::header::HeaderValue)] = match dp
+            .barbican()
+        {
+            None => &dp.auth_headers,
+            Some(secret) => match crate::barbican::auth_headers(inner, cy, dp.name, secret).await {
+                Some(h) => {
+                    barbican_auth = h;
+                    &barbican_auth
+                }
+                None => {
+                    tracing::warn!(pollster = dp.name, source = %src.name, secret_id = %secret.secret_id, "Skipping dynamic pollster this cycle: its credentials from Barbican are unavailable");
+                    return;
+                }
+            },
+        };
         cy.run.fetch_add(1, Ordering::Relaxed);
         let mut em = Emitter {
             out,
@@ -644,7 +658,8 @@ impl Engine {
         let conc = inner.api.http.concurrency();
         let mut results = stream::iter(selected)
             .map(|r| async move {
-                let res = crate::dynpoll::poll_resource(inner, cy, ctx, dp, r.key(), aborted).await;
+                let res =
+                    crate::dynpoll::poll_resource(inner, cy, ctx, dp, auth, r.key(), aborted).await;
                 (r, res)
             })
             .buffer_unordered(conc);

@@ -191,6 +191,11 @@ impl Http {
         }
     }
 
+    /// The default per-request timeout.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The configured concurrency bound per service.
     pub(crate) fn concurrency(&self) -> usize {
         self.concurrency

@@ -14,7 +14,10 @@
 //!   kept across cycles (TTL `extra_metadata_fields_cache_seconds`, at most 4096 responses).
 //!   Partition key: the resource (endpoint URL, static resource, or the non-OpenStack URL
 //!   without credentials and query). A non-OpenStack answer other than 200 stops that
-//!   pollster for the cycle; `barbican:` default discovery is not available.
+//!   pollster for the cycle. With `barbican_secret_id` the credentials left out of the YAML
+//!   come from the Barbican secret's payload (`key-manager` catalog endpoint, Keystone
+//!   token), read once per secret per cycle by the agent that polls; an unreadable secret
+//!   skips the pollster for the cycle (warning, error counted under `key-manager`).
 //! - **SNMP `hardware.*` pollsters** (spec §3.5): static `snmp://` resources of the sources
 //!   matching them; each host polled once per cycle for the union of its sources' meters;
 //!   partition key and logs use the URL without credentials. Other pollsters never see
@@ -34,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 mod aodh;
+mod barbican;
 mod cinder;
 pub use http::api_request_counts;
 pub use identity::Identity;

@@ -1,123 +1,30 @@
 //! SNMP `hardware.*` pollsters through `Engine::poll_cycle` against a real net-snmp `snmpd`
-//! on a free 127.0.0.1 UDP port (generated configuration, killed when the test ends).
-//! Needs the Debian package `snmpd`: `apt-get install -y snmpd`.
+//! (`testsupport::snmpd`) on a free 127.0.0.1 UDP port (generated configuration, killed when
+//! the test ends). Needs the Debian package `snmpd`: `apt-get install -y snmpd` (a missing
+//! one fails).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use common::*;
 use pollsters::{Engine, EngineExtras, SnmpSettings};
+use testsupport::snmpd::{free_udp_port, Snmpd};
 
 const COMMUNITY: &str = "t3stc0mmunity";
 const V3_AUTH: &str = "v3authsecret";
 const V3_PRIV: &str = "v3privsecret";
 
-struct Snmpd {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Snmpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn snmpd_binary() -> PathBuf {
-    for p in ["/usr/sbin/snmpd", "/usr/local/sbin/snmpd"] {
-        if std::path::Path::new(p).exists() {
-            return p.into();
-        }
-    }
-    panic!("snmpd not found: these tests need net-snmp's agent; install it with `apt-get install -y snmpd`");
-}
-
-fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
-/// Starts snmpd and returns once it has logged its start-up banner, which net-snmp prints
-/// after its listening sockets are open (no sleeping, no polling).
 fn start() -> Snmpd {
-    let bin = snmpd_binary();
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_udp_port();
-    let conf = dir.path().join("snmpd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "agentAddress udp:127.0.0.1:{port}\n\
-             rocommunity {COMMUNITY} 127.0.0.1\n\
-             createUser v3user SHA \"{V3_AUTH}\" AES \"{V3_PRIV}\"\n\
-             rouser v3user priv\n\
-             disk / 10000\n\
-             load 12 10 5\n"
-        ),
-    )
-    .unwrap();
-    let mut child = Command::new(bin)
-        .args(["-f", "-Lo", "-C", "-c"])
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.path().join("snmpd.pid"))
-        .env("SNMP_PERSISTENT_DIR", dir.path())
-        .env("MIBS", "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("NET-SNMP version") {
-                if let Some(t) = tx.take() {
-                    let _ = t.send(());
-                }
-            }
-        }
-    });
-    let d = Snmpd {
-        child,
-        port,
-        _dir: dir,
-    };
-    rx.recv_timeout(Duration::from_secs(20))
-        .expect("snmpd did not start (no NET-SNMP banner within 20 s)");
-    d
-}
-
-/// A tracing writer into a shared buffer: every log line of the test, to search for secrets.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
+    Snmpd::start(&format!(
+        "rocommunity {COMMUNITY} 127.0.0.1\n\
+         createUser v3user SHA \"{V3_AUTH}\" AES \"{V3_PRIV}\"\n\
+         rouser v3user priv\n\
+         disk / 10000\n\
+         load 12 10 5\n"
+    ))
 }
 
 fn engine_with_snmp(auth_url: &str) -> Engine {
@@ -139,13 +46,7 @@ fn engine_with_snmp(auth_url: &str) -> Engine {
 // Current-thread runtime: the log subscriber set below sees every task of the test.
 #[tokio::test(flavor = "current_thread")]
 async fn hardware_meters_from_snmpd_without_leaking_credentials() {
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = Logs::capture();
 
     let d = start();
     let dead_port = free_udp_port();
@@ -233,7 +134,7 @@ async fn hardware_meters_from_snmpd_without_leaking_credentials() {
 
     // No secret anywhere: samples (metadata included), batches, keys, logs.
     let everything = format!("{:?}", b);
-    let log_text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let log_text = logs.text();
     assert!(log_text.contains("SNMP"), "logs captured: {log_text}");
     for secret in [COMMUNITY, V3_AUTH, V3_PRIV] {
         assert!(!everything.contains(secret), "{secret} in samples");

@@ -145,6 +145,9 @@ pub struct SimConfig {
     pub max_polls_kept: usize,
     /// How long a "hang" fault holds a request before giving up on its own.
     pub max_hang: Duration,
+    /// Services left out of Keystone's catalog (their routes still answer), to test what a
+    /// client does when a service is not registered.
+    pub omit_from_catalog: Vec<crate::Service>,
 }
 
 impl Default for SimConfig {
@@ -165,6 +168,7 @@ impl Default for SimConfig {
             faults: Vec::new(),
             max_polls_kept: 64,
             max_hang: Duration::from_secs(600),
+            omit_from_catalog: Vec::new(),
         }
     }
 }

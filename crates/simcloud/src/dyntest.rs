@@ -7,9 +7,12 @@
 //! - `GET /v1/servers.xml` → the same servers as XML (op `dyn.servers.xml`).
 //! - `GET /v1/flavors/<id>` → `{"flavor": {"id", "name", "vcpus"}}` (op `dyn.flavor`).
 //!
-//! Without a token, HTTP basic authentication `dynuser:dynpass` (a "non-OpenStack" API):
-//! - `GET /ext/v1/items` → `{"items": [{"id", "value", "owner"}]}` (op `dyn.ext`; a
-//!   missing or wrong `Authorization` gets 401, op `dyn.ext.unauthorized`).
+//! Without a token, a "non-OpenStack" API taking any one of three credentials, each
+//! accounted as its own agent: HTTP basic `dynuser:dynpass` (agent `dynuser`),
+//! `Authorization: Bearer dyn-t0ken-42` (agent `dyntoken`) or `X-Api-Key: dyn-k3y-42`
+//! (agent `dynkey`):
+//! - `GET /ext/v1/items` → `{"items": [{"id", "value", "owner"}]}` (op `dyn.ext`; no or a
+//!   wrong credential gets 401, op `dyn.ext.unauthorized`).
 //! - `GET /ext/v1/broken` → 404 (op `dyn.ext.broken`).
 
 use hyper::Method;
@@ -20,6 +23,10 @@ use crate::Service;
 
 /// `Basic base64("dynuser:dynpass")`.
 const BASIC: &str = "Basic ZHludXNlcjpkeW5wYXNz";
+/// The bearer token of the non-OpenStack API.
+const BEARER: &str = "Bearer dyn-t0ken-42";
+/// The API key (header `X-Api-Key`) of the non-OpenStack API.
+const API_KEY: &str = "dyn-k3y-42";
 
 struct Server {
     id: &'static str,
@@ -112,11 +119,16 @@ pub(crate) fn handle(st: &State, r: &mut Req) -> Resp {
     }
     let path = r.path.trim_end_matches('/').to_owned();
     if let Some(ext) = path.strip_prefix("/ext") {
-        if r.header("authorization") != Some(BASIC) {
-            r.op = "dyn.ext.unauthorized";
-            return error(svc, 401, "Basic authentication required.");
-        }
-        r.agent = "dynuser".into();
+        let who = match (r.header("authorization"), r.header("x-api-key")) {
+            (Some(BASIC), _) => "dynuser",
+            (Some(BEARER), _) => "dyntoken",
+            (None, Some(API_KEY)) => "dynkey",
+            _ => {
+                r.op = "dyn.ext.unauthorized";
+                return error(svc, 401, "Authentication required.");
+            }
+        };
+        r.agent = who.into();
         return match ext {
             "/v1/items" => {
                 r.op = "dyn.ext";

@@ -207,6 +207,9 @@ pub(crate) fn catalog(st: &State, pid: u128) -> Value {
         let Some((ty, name)) = svc.catalog() else {
             continue;
         };
+        if st.cfg.omit_from_catalog.contains(&svc) {
+            continue;
+        }
         let mut eps = Vec::new();
         for (ri, region) in regions.iter().enumerate() {
             for iface in [Interface::Public, Interface::Internal, Interface::Admin] {

@@ -16,6 +16,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod barbican;
 pub mod body;
 pub mod client;
 pub mod config;
@@ -69,11 +70,13 @@ pub enum Service {
     Sink,
     /// Generic API for dynamic-pollster tests (`/dynamic-test`).
     DynamicTest,
+    /// Barbican v1 secrets (`/key-manager`).
+    KeyManager,
 }
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 13] = [
+    pub const ALL: [Service; 14] = [
         Service::Identity,
         Service::Image,
         Service::Volume,
@@ -87,6 +90,7 @@ impl Service {
         Service::Metric,
         Service::Sink,
         Service::DynamicTest,
+        Service::KeyManager,
     ];
 
     /// Name used in fault specs and stats (the catalog type for most).
@@ -105,6 +109,7 @@ impl Service {
             Service::Metric => "metric",
             Service::Sink => "sink",
             Service::DynamicTest => "dynamic-test",
+            Service::KeyManager => "key-manager",
         }
     }
 
@@ -142,6 +147,7 @@ impl Service {
             Service::Rgw => ("radosgw", "radosgw"),
             Service::Metric => ("metric", "gnocchi"),
             Service::DynamicTest => ("dynamic-test", "dynamic-test"),
+            Service::KeyManager => ("key-manager", "barbican"),
             Service::Sink => return None,
         })
     }

@@ -39,6 +39,7 @@ pub(crate) struct State {
     pub faults: Faults,
     pub gnocchi: GnocchiStore,
     pub sink: SinkStore,
+    pub secrets: crate::barbican::SecretStore,
     pub shutdown: watch::Receiver<bool>,
     trans: AtomicU64,
 }
@@ -198,7 +199,8 @@ pub(crate) fn error(svc: Service, status: u16, msg: &str) -> Resp {
             &json!({"error_message": {"faultcode": if status < 500 { "Client" } else { "Server" }, "faultstring": msg, "debuginfo": null}}),
         ),
         Service::Rgw => crate::rgw::s3_error(status, title, msg, true),
-        Service::Metric | Service::Sink | Service::DynamicTest => json_resp(
+        // Barbican's JSONErrorHook writes the same three keys.
+        Service::Metric | Service::Sink | Service::DynamicTest | Service::KeyManager => json_resp(
             status,
             &json!({"code": status, "description": msg, "title": title}),
         ),
@@ -292,6 +294,7 @@ impl SimCloud {
             faults,
             gnocchi: GnocchiStore::default(),
             sink: SinkStore::default(),
+            secrets: Default::default(),
             shutdown: shutdown.clone(),
             trans: AtomicU64::new(1),
             model,
@@ -537,6 +540,22 @@ impl SimHandle {
     /// What the HTTP sink received.
     pub fn sink(&self) -> &SinkStore {
         &self.state.sink
+    }
+
+    /// Stores a `text/plain` secret in the simulated Barbican (as `POST /v1/secrets` would);
+    /// returns its id, for `GET /key-manager/v1/secrets/<id>/payload`.
+    pub fn store_secret(&self, name: &str, payload: &str) -> String {
+        self.state.secrets.store(
+            self.state.cfg.seed,
+            Some(name.to_owned()),
+            payload.as_bytes().to_vec(),
+            "text/plain",
+        )
+    }
+
+    /// Deletes a Barbican secret (later reads get 404); false when there was none.
+    pub fn delete_secret(&self, id: &str) -> bool {
+        self.state.secrets.delete(id)
     }
 
     /// Revokes every issued token (clients get 401 until they authenticate again).

@@ -23,6 +23,7 @@ pub(crate) fn dispatch(st: &State, svc: Service, r: &mut Req) -> Resp {
         Service::Metric => crate::gnocchi::handle_gnocchi(st, r),
         Service::Sink => crate::gnocchi::handle_sink(st, r),
         Service::DynamicTest => crate::dyntest::handle(st, r),
+        Service::KeyManager => crate::barbican::handle(st, r),
         _ => {
             if let Some(v) = versions(st, svc, r) {
                 return v;

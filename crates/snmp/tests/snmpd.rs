@@ -1,97 +1,29 @@
-//! Against a real net-snmp `snmpd` started on a free 127.0.0.1 UDP port with a generated
-//! configuration (v2c community and v3 users), killed when the test ends.
-//! Needs the Debian packages `snmpd` (and nothing else): `apt-get install -y snmpd`.
+//! Against a real net-snmp `snmpd` (`testsupport::snmpd`) on a free 127.0.0.1 UDP port with a
+//! generated configuration (v2c community and v3 users), killed when the test ends.
+//! Needs the Debian package `snmpd`: `apt-get install -y snmpd` (a missing one fails).
 
 // Helpers outside #[test] fns may unwrap too: a failure is a failing test.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use sample::{Timestamp, Volume};
 use snmp::{ClientOptions, Group, HardwarePoller, SnmpClient, SnmpError, SnmpResource, METERS};
+use testsupport::snmpd::Snmpd;
 
-struct Snmpd {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Snmpd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn snmpd_binary() -> PathBuf {
-    for p in ["/usr/sbin/snmpd", "/usr/local/sbin/snmpd"] {
-        if std::path::Path::new(p).exists() {
-            return p.into();
-        }
-    }
-    panic!("snmpd not found: these tests need net-snmp's agent; install it with `apt-get install -y snmpd`");
-}
-
-fn free_udp_port() -> u16 {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
-async fn start() -> Snmpd {
-    let bin = snmpd_binary();
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_udp_port();
-    let conf = dir.path().join("snmpd.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "agentAddress udp:127.0.0.1:{port}\n\
-             rocommunity t3stcomm 127.0.0.1\n\
-             createUser shauser SHA \"shaauthpass\" AES \"shaprivpass\"\n\
-             createUser md5user MD5 \"md5authpass\" DES \"md5privpass\"\n\
-             createUser authonly SHA \"authonlypass\"\n\
-             rouser shauser priv\n\
-             rouser md5user priv\n\
-             rouser authonly auth\n\
-             disk / 10000\n\
-             load 12 10 5\n"
-        ),
+/// snmpd with a v2c community and three v3 users (SHA/AES, MD5/DES, auth only).
+fn start() -> Snmpd {
+    Snmpd::start(
+        "rocommunity t3stcomm 127.0.0.1\n\
+         createUser shauser SHA \"shaauthpass\" AES \"shaprivpass\"\n\
+         createUser md5user MD5 \"md5authpass\" DES \"md5privpass\"\n\
+         createUser authonly SHA \"authonlypass\"\n\
+         rouser shauser priv\n\
+         rouser md5user priv\n\
+         rouser authonly auth\n\
+         disk / 10000\n\
+         load 12 10 5\n",
     )
-    .unwrap();
-    let child = Command::new(bin)
-        .args(["-f", "-Lo", "-C", "-c"])
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.path().join("snmpd.pid"))
-        .env("SNMP_PERSISTENT_DIR", dir.path())
-        .env("MIBS", "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let d = Snmpd {
-        child,
-        port,
-        _dir: dir,
-    };
-    // Wait until it answers.
-    let res = SnmpResource::parse(&format!("snmp://t3stcomm@127.0.0.1:{port}")).unwrap();
-    let opts = ClientOptions {
-        timeout: Duration::from_millis(300),
-        retries: 0,
-        ..ClientOptions::default()
-    };
-    for _ in 0..50 {
-        let mut c = SnmpClient::new(res.clone(), opts);
-        if c.get(&["1.3.6.1.2.1.1.1.0"]).await.is_ok() {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("snmpd did not answer on 127.0.0.1:{port}");
 }
 
 fn all_meters() -> Vec<&'static str> {
@@ -104,7 +36,7 @@ fn vol(v: Volume) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2c_reads_every_hardware_meter() {
-    let d = start().await;
+    let d = start();
     let res = SnmpResource::parse(&format!("snmp://t3stcomm@127.0.0.1:{}", d.port)).unwrap();
     let poller = HardwarePoller::new(ClientOptions::default(), 4);
     let meters = all_meters();
@@ -176,7 +108,7 @@ async fn v2c_reads_every_hardware_meter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v3_auth_and_privacy() {
-    let d = start().await;
+    let d = start();
     let p = d.port;
     for url in [
         format!("snmp://shauser:shaauthpass@127.0.0.1:{p}?auth_proto=sha&priv_proto=aes&priv_password=shaprivpass"),
@@ -196,7 +128,7 @@ async fn v3_auth_and_privacy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_fail_cleanly_and_quickly() {
-    let d = start().await;
+    let d = start();
     let p = d.port;
     let opts = ClientOptions {
         timeout: Duration::from_millis(200),
@@ -235,7 +167,7 @@ async fn bad_credentials_fail_cleanly_and_quickly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn walk_and_get_low_level() {
-    let d = start().await;
+    let d = start();
     let res = SnmpResource::parse(&format!("snmp://t3stcomm@127.0.0.1:{}", d.port)).unwrap();
     let mut c = SnmpClient::new(
         res,
@@ -261,7 +193,7 @@ async fn walk_and_get_low_level() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_agent_blocks_nobody_and_hosts_are_bounded() {
-    let d = start().await;
+    let d = start();
     // A UDP socket that receives and never answers: an agent that hangs.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let silent_port = silent.local_addr().unwrap().port();

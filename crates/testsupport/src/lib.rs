@@ -1,10 +1,11 @@
-//! Real servers for tests: `redis-server`, `redis-sentinel` (and RabbitMQ) on free loopback
-//! ports, killed on drop even when the test fails. A missing binary FAILS the test with the
-//! install command; nothing is skipped.
+//! Real servers for tests: `redis-server`, `redis-sentinel` (and RabbitMQ, net-snmp's
+//! `snmpd`) on free loopback ports, killed on drop even when the test fails. A missing
+//! binary FAILS the test with the install command; nothing is skipped.
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod rabbitmq;
+pub mod snmpd;
 pub mod tls;
 
 use std::future::Future;
