@@ -14,6 +14,9 @@ pub enum EngineError {
         /// What is missing.
         what: String,
     },
+    /// The credentials contradict each other or name something Keystone does not know.
+    #[error("[service_credentials] {0}")]
+    Invalid(String),
     /// A TLS file could not be read or parsed.
     #[error("failed to load {option} = {path}: {reason}")]
     TlsFile {

@@ -107,6 +107,14 @@ pub(crate) fn build_client(
         // keystoneauth's `verify=<cafile>`: trust exactly that bundle.
         b = b.tls_certs_only(certs);
     }
+    if tls.certfile.is_none() && tls.keyfile.is_some() {
+        // keystoneauth ignores a lone key as well; say so rather than fail the handshake
+        // mysteriously later.
+        tracing::warn!(
+            section = tls.section,
+            "keyfile is set without certfile: no client certificate will be sent"
+        );
+    }
     if let Some(cert) = &tls.certfile {
         let mut pem = read_file("[service_credentials] certfile", cert)?;
         if let Some(key) = &tls.keyfile {
@@ -160,6 +168,23 @@ fn method_name(m: &Method) -> &'static str {
 /// but they make logs noisy).
 pub(crate) fn redact(url: &str) -> String {
     url.split('?').next().unwrap_or(url).to_owned()
+}
+
+/// reqwest's error with its causes, where the useful part is (a refused certificate, the TLS
+/// alert, the refused connection), without the URL the caller already names.
+fn describe(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let mut out = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 /// Parses `Retry-After`: delta-seconds or an HTTP date.
@@ -318,7 +343,7 @@ impl Http {
             return Err(ApiError::Transport {
                 method: m,
                 url: redact(req.url),
-                reason: err.to_string(),
+                reason: describe(err),
             });
         }
     }

@@ -1,7 +1,8 @@
 //! Keystone v3: password and application-credential authentication, project / domain /
-//! system / trust scoping, the service catalog (with the configured interface *and*
-//! region — upstream's catalog check always used `public`), token reuse until shortly
-//! before expiry, and re-authentication once on 401.
+//! system / trust scoping (bodies as keystoneauth builds them; more than one scope target is
+//! refused, as keystoneauth does), the service catalog of the token (with the configured
+//! interface *and* region — upstream's catalog check always used `public`), token reuse until
+//! shortly before expiry, and re-authentication once on 401.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,8 +150,10 @@ fn is_app_cred(c: &ServiceCredentials) -> bool {
     )
 }
 
-/// Builds the `POST /v3/auth/tokens` body. Errors name what is missing.
-pub(crate) fn auth_body(c: &ServiceCredentials) -> Result<Value, EngineError> {
+/// Builds the `POST /v3/auth/tokens` body as keystoneauth does for these credentials (it
+/// holds the password or secret: never log it). Errors name what is missing or conflicting.
+/// Public so tests can hold it against the API reference's samples.
+pub fn auth_body(c: &ServiceCredentials) -> Result<Value, EngineError> {
     let missing = |what: &str| EngineError::Credentials {
         auth_type: c.auth_type.clone(),
         what: what.to_owned(),
@@ -198,6 +201,34 @@ pub(crate) fn auth_body(c: &ServiceCredentials) -> Result<Value, EngineError> {
         return Err(missing("username or user_id is not set"));
     };
     let mut auth = json!({"identity": {"methods": ["password"], "password": {"user": user}}});
+    // keystoneauth refuses more than one scope target rather than picking one.
+    let targets: Vec<&str> = [
+        (
+            c.project_id.is_some() || c.project_name.is_some(),
+            "project_id/project_name",
+        ),
+        (
+            c.domain_id.is_some() || c.domain_name.is_some(),
+            "domain_id/domain_name",
+        ),
+        (c.trust_id.is_some(), "trust_id"),
+        (c.system_scope.is_some(), "system_scope"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if targets.len() > 1 {
+        return Err(EngineError::Invalid(format!(
+            "authentication cannot be scoped to multiple targets ({}): set only one of a \
+             project, a domain, trust_id or system_scope",
+            targets.join(", ")
+        )));
+    }
+    if let Some(s) = c.system_scope.as_deref().filter(|s| *s != "all") {
+        return Err(EngineError::Invalid(format!(
+            "system_scope = {s} is not supported: Keystone only knows system_scope = all"
+        )));
+    }
     let scope = if let Some(t) = &c.trust_id {
         Some(json!({ "OS-TRUST:trust": { "id": t } }))
     } else if let Some(pid) = &c.project_id {
@@ -213,7 +244,7 @@ pub(crate) fn auth_body(c: &ServiceCredentials) -> Result<Value, EngineError> {
     } else {
         c.system_scope
             .as_ref()
-            .map(|s| json!({ "system": { s.as_str(): true } }))
+            .map(|_| json!({ "system": { "all": true } }))
     };
     if let (Some(s), Some(o)) = (scope, auth.as_object_mut()) {
         o.insert("scope".into(), s);

@@ -1,6 +1,7 @@
 //! A minimal keep-alive HTTP/1.1 client for simcloud's own tests, benchmark and demo.
 //!
 //! Not for the agent: the pollsters crate has its own client, which simcloud measures.
+//! Plain HTTP only: a simcloud started with [`crate::SimTls`] needs an HTTPS client.
 
 use std::net::SocketAddr;
 

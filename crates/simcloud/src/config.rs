@@ -117,6 +117,9 @@ impl Sizes {
 pub struct SimConfig {
     /// Address to listen on; must be loopback. Port 0 picks a free port.
     pub listen: std::net::SocketAddr,
+    /// Serve HTTPS (every URL, the catalog's included), optionally requiring client
+    /// certificates; `None` = plain HTTP.
+    pub tls: Option<crate::tls::SimTls>,
     /// Seed of the generator, the churn and the fault dice: same seed, same cloud.
     pub seed: u64,
     /// Resource counts.
@@ -154,6 +157,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
             seed: 42,
             sizes: Sizes::default(),
             region: "RegionOne".into(),

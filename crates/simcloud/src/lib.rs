@@ -32,14 +32,16 @@ mod services;
 pub mod sigv4;
 pub mod stats;
 pub mod structure;
+pub mod tls;
 pub mod util;
 
 pub use config::{SimConfig, Sizes};
 pub use faults::{FaultSpec, Latency};
 pub use gnocchi::{GnocchiStore, SinkRecord, SinkStore};
-pub use keystone::AppCredential;
+pub use keystone::{AppCredential, Scope, Trust};
 pub use server::{SimCloud, SimHandle, StartError};
 pub use stats::{Coverage, Interface, PollKind, Stats};
+pub use tls::SimTls;
 
 /// The services simcloud serves, each under its own path prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

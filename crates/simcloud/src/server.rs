@@ -22,7 +22,7 @@ use crate::body::SimBody;
 use crate::config::SimConfig;
 use crate::faults::{self, FaultSpec, Faults};
 use crate::gnocchi::{GnocchiStore, SinkStore};
-use crate::keystone::{AppCredential, Keystone, TokenInfo};
+use crate::keystone::{AppCredential, Keystone, TokenInfo, Trust};
 use crate::model::Model;
 use crate::stats::{Interface, PollKind, Stats};
 use crate::util::Query;
@@ -31,7 +31,7 @@ use crate::Service;
 /// Shared state of a running simulator.
 pub(crate) struct State {
     pub cfg: SimConfig,
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`https://` with TLS).
     pub url: String,
     pub model: Model,
     pub keystone: Keystone,
@@ -261,6 +261,9 @@ pub enum StartError {
     /// A configured fault names an unknown service.
     #[error(transparent)]
     Fault(#[from] faults::UnknownService),
+    /// The TLS files are unusable.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl SimCloud {
@@ -270,6 +273,7 @@ impl SimCloud {
         if !cfg.listen.ip().is_loopback() {
             return Err(StartError::NotLoopback(cfg.listen));
         }
+        let acceptor = cfg.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -288,7 +292,10 @@ impl SimCloud {
             faults.set(f.clone())?;
         }
         let state = Arc::new(State {
-            url: format!("http://{addr}"),
+            url: format!(
+                "{}://{addr}",
+                if acceptor.is_some() { "https" } else { "http" }
+            ),
             keystone: Keystone::new(&cfg, &model),
             stats: Stats::new(start, cfg.max_polls_kept),
             faults,
@@ -300,7 +307,7 @@ impl SimCloud {
             model,
             cfg,
         });
-        let mut tasks = vec![tokio::spawn(accept_loop(listener, state.clone()))];
+        let mut tasks = vec![tokio::spawn(accept_loop(listener, acceptor, state.clone()))];
         if state.cfg.churn_per_sec > 0.0 {
             tasks.push(tokio::spawn(churn_loop(state.clone())));
         }
@@ -333,7 +340,14 @@ async fn churn_loop(st: Arc<State>) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, st: Arc<State>) {
+/// How long a client may take to complete the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    st: Arc<State>,
+) {
     let mut sd = st.shutdown.clone();
     loop {
         let accepted = tokio::select! {
@@ -349,21 +363,55 @@ async fn accept_loop(listener: TcpListener, st: Arc<State>) {
         };
         let _ = stream.set_nodelay(true);
         let st = st.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let mut sd = st.shutdown.clone();
-            let svc_state = st.clone();
-            let svc = hyper::service::service_fn(move |req| {
-                let st = svc_state.clone();
-                async move { Ok::<_, Infallible>(serve(st, req).await) }
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), svc);
-            tokio::select! {
-                _ = conn => {}
-                _ = sd.changed() => {}
+            match acceptor {
+                None => serve_connection(st, stream).await,
+                Some(acc) => {
+                    let hs = acc.accept(stream).into_fallible();
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, hs).await {
+                        Ok(Ok(tls)) => serve_connection(st, tls).await,
+                        // A refused client certificate ends here, the alert already sent.
+                        Ok(Err((e, io))) => {
+                            tracing::info!(error = %e, "TLS handshake failed.");
+                            close_gently(io).await;
+                        }
+                        Err(_) => tracing::info!("TLS handshake timed out."),
+                    }
+                }
             }
         });
+    }
+}
+
+/// Closes a connection after a failed handshake without a reset: FIN, then read what the
+/// client had already sent (TLS 1.3 clients send their request before the server judged
+/// their certificate). Closing with unread data makes the kernel answer with a RST, which can
+/// destroy the alert before the client reads it, leaving it "connection reset" for a reason.
+async fn close_gently(mut io: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = io.shutdown().await;
+    let mut buf = [0u8; 4096];
+    let drain = async { while matches!(io.read(&mut buf).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+}
+
+async fn serve_connection<S>(st: Arc<State>, stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut sd = st.shutdown.clone();
+    let svc_state = st.clone();
+    let svc = hyper::service::service_fn(move |req| {
+        let st = svc_state.clone();
+        async move { Ok::<_, Infallible>(serve(st, req).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), svc);
+    tokio::select! {
+        _ = conn => {}
+        _ = sd.changed() => {}
     }
 }
 
@@ -497,7 +545,7 @@ async fn serve(st: Arc<State>, req: Request<hyper::body::Incoming>) -> Resp {
 }
 
 impl SimHandle {
-    /// `http://127.0.0.1:<port>` (no trailing slash).
+    /// `http://127.0.0.1:<port>` (`https://` with TLS; no trailing slash).
     pub fn url(&self) -> &str {
         &self.state.url
     }
@@ -566,6 +614,19 @@ impl SimHandle {
     /// Creates an application credential for a user (scoped to the `admin` project).
     pub fn create_app_credential(&self, user: &str, name: &str) -> AppCredential {
         self.state.keystone.create_app_credential(user, name, None)
+    }
+
+    /// The Keystone id of user `name` (32 hex digits), e.g. for `user_id` credentials.
+    pub fn user_id(&self, name: &str) -> String {
+        crate::util::hex32(crate::keystone::user_id(name))
+    }
+
+    /// Creates a trust letting `trustee` act for `trustor` on project `project_id` (32 hex
+    /// digits); `None` if no such project exists.
+    pub fn create_trust(&self, trustor: &str, trustee: &str, project_id: &str) -> Option<Trust> {
+        let pid = crate::util::parse_id(project_id)
+            .filter(|p| self.state.model.projects.with(*p, |_| ()).is_some())?;
+        Some(self.state.keystone.create_trust(trustor, trustee, pid))
     }
 
     /// Ids of every project (32 hex digits), e.g. the Swift accounts a cycle must cover.

@@ -1,7 +1,8 @@
 //! A throwaway PKI for TLS tests, made with the `openssl` CLI at test time: a CA, a server
 //! certificate for `127.0.0.1` and `localhost` (also usable as a client certificate, as
 //! redis-server and redis-sentinel use it for replication), a client certificate, a second
-//! unrelated CA, and a server certificate whose names do not include `127.0.0.1`.
+//! unrelated CA with a client certificate of its own, a server certificate whose names do not
+//! include `127.0.0.1`, and a self-signed server certificate for `127.0.0.1` (no CA at all).
 //! EC P-256 keys in PKCS#8 PEM. A missing `openssl` FAILS the test with the install command.
 
 use std::path::{Path, PathBuf};
@@ -31,8 +32,15 @@ pub struct Pki {
     pub server_key: PathBuf,
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
-    /// A CA that signed nothing here.
+    /// A CA unrelated to `ca`: it signed only `other_client_cert`.
     pub other_ca: PathBuf,
+    /// A client certificate signed by `other_ca`: a server trusting `ca` refuses it.
+    pub other_client_cert: PathBuf,
+    pub other_client_key: PathBuf,
+    /// A self-signed server certificate for `127.0.0.1` and `localhost`: verifies against
+    /// no CA (only `insecure`-style clients accept it).
+    pub self_signed_cert: PathBuf,
+    pub self_signed_key: PathBuf,
     /// Signed by `ca`, but for `redis.invalid` only: fails host name verification.
     pub wrong_name_cert: PathBuf,
     pub wrong_name_key: PathBuf,
@@ -79,7 +87,41 @@ fn ca(dir: &Path, name: &str) {
     );
 }
 
+/// A self-signed certificate with the leaf extensions of `section` (not a CA).
+fn self_signed(dir: &Path, name: &str, section: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN=ceilometer-central test {name}"),
+            "-config",
+            "self.cnf",
+            "-extensions",
+            section,
+        ],
+    );
+}
+
 fn leaf(dir: &Path, name: &str, section: &str, serial: &str) {
+    leaf_of(dir, "ca", name, section, serial);
+}
+
+/// A leaf signed by the CA `ca` (`<ca>.pem` / `<ca>.key`).
+fn leaf_of(dir: &Path, ca: &str, name: &str, section: &str, serial: &str) {
     openssl(
         dir,
         &[
@@ -108,9 +150,9 @@ fn leaf(dir: &Path, name: &str, section: &str, serial: &str) {
             "-in",
             &format!("{name}.csr"),
             "-CA",
-            "ca.pem",
+            &format!("{ca}.pem"),
             "-CAkey",
-            "ca.key",
+            &format!("{ca}.key"),
             "-set_serial",
             serial,
             "-days",
@@ -131,11 +173,18 @@ impl Pki {
         let d = dir.path();
         std::fs::write(d.join("ca.cnf"), CA_CNF).unwrap();
         std::fs::write(d.join("leaf.cnf"), LEAF_CNF).unwrap();
+        std::fs::write(
+            d.join("self.cnf"),
+            format!("[req]\ndistinguished_name = dn\n[dn]\n{LEAF_CNF}"),
+        )
+        .unwrap();
         ca(d, "ca");
         ca(d, "other-ca");
         leaf(d, "server", "server", "0x1001");
         leaf(d, "client", "client", "0x1002");
         leaf(d, "wrong-name", "wrong_name", "0x1003");
+        leaf_of(d, "other-ca", "other-client", "client", "0x2001");
+        self_signed(d, "self-signed", "server");
         let f = |n: &str| d.join(n);
         Pki {
             ca: f("ca.pem"),
@@ -144,6 +193,10 @@ impl Pki {
             client_cert: f("client.pem"),
             client_key: f("client.key"),
             other_ca: f("other-ca.pem"),
+            other_client_cert: f("other-client.pem"),
+            other_client_key: f("other-client.key"),
+            self_signed_cert: f("self-signed.pem"),
+            self_signed_key: f("self-signed.key"),
             wrong_name_cert: f("wrong-name.pem"),
             wrong_name_key: f("wrong-name.key"),
             dir,
