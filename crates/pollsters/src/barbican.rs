@@ -62,7 +62,7 @@ async fn fetch(inner: &Inner, secret_id: &str) -> Result<Payload, Failure> {
 
 /// The payload of `secret_id`, read once per cycle. A failure is logged and counted once
 /// (by the first pollster asking) and is `None` for every pollster of the cycle.
-async fn payload(inner: &Inner, cy: &Cycle, secret_id: &str) -> Option<Arc<Payload>> {
+async fn payload(inner: &Inner, cy: &Cycle<'_>, secret_id: &str) -> Option<Arc<Payload>> {
     let key: Arc<str> = Arc::from(secret_id);
     let cell = cy.secrets.cell(&key);
     let res = cell
@@ -89,7 +89,7 @@ async fn payload(inner: &Inner, cy: &Cycle, secret_id: &str) -> Option<Arc<Paylo
 /// when the secret cannot be read or does not fit the declared form.
 pub(crate) async fn auth_headers(
     inner: &Inner,
-    cy: &Cycle,
+    cy: &Cycle<'_>,
     pollster: &'static str,
     secret: &BarbicanSecret,
 ) -> Option<Vec<(HeaderName, HeaderValue)>> {
