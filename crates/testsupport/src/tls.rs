@@ -1,7 +1,8 @@
 //! A throwaway PKI for TLS tests, made with the `openssl` CLI at test time: a CA, a server
 //! certificate for `127.0.0.1` and `localhost` (also usable as a client certificate, as
 //! redis-server and redis-sentinel use it for replication), a client certificate, a second
-//! unrelated CA, and a server certificate whose names do not include `127.0.0.1`.
+//! unrelated CA with a client certificate of its own, and a server certificate whose names
+//! do not include `127.0.0.1`.
 //! EC P-256 keys in PKCS#8 PEM. A missing `openssl` FAILS the test with the install command.
 
 use std::path::{Path, PathBuf};
@@ -31,8 +32,11 @@ pub struct Pki {
     pub server_key: PathBuf,
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
-    /// A CA that signed nothing here.
+    /// A CA that signed nothing above.
     pub other_ca: PathBuf,
+    /// A client certificate signed by `other_ca`: refused by a server that trusts `ca` only.
+    pub foreign_client_cert: PathBuf,
+    pub foreign_client_key: PathBuf,
     /// Signed by `ca`, but for `redis.invalid` only: fails host name verification.
     pub wrong_name_cert: PathBuf,
     pub wrong_name_key: PathBuf,
@@ -79,7 +83,7 @@ fn ca(dir: &Path, name: &str) {
     );
 }
 
-fn leaf(dir: &Path, name: &str, section: &str, serial: &str) {
+fn leaf(dir: &Path, name: &str, section: &str, serial: &str, ca: &str) {
     openssl(
         dir,
         &[
@@ -108,9 +112,9 @@ fn leaf(dir: &Path, name: &str, section: &str, serial: &str) {
             "-in",
             &format!("{name}.csr"),
             "-CA",
-            "ca.pem",
+            &format!("{ca}.pem"),
             "-CAkey",
-            "ca.key",
+            &format!("{ca}.key"),
             "-set_serial",
             serial,
             "-days",
@@ -133,9 +137,10 @@ impl Pki {
         std::fs::write(d.join("leaf.cnf"), LEAF_CNF).unwrap();
         ca(d, "ca");
         ca(d, "other-ca");
-        leaf(d, "server", "server", "0x1001");
-        leaf(d, "client", "client", "0x1002");
-        leaf(d, "wrong-name", "wrong_name", "0x1003");
+        leaf(d, "server", "server", "0x1001", "ca");
+        leaf(d, "client", "client", "0x1002", "ca");
+        leaf(d, "wrong-name", "wrong_name", "0x1003", "ca");
+        leaf(d, "foreign-client", "client", "0x2001", "other-ca");
         let f = |n: &str| d.join(n);
         Pki {
             ca: f("ca.pem"),
@@ -144,6 +149,8 @@ impl Pki {
             client_cert: f("client.pem"),
             client_key: f("client.key"),
             other_ca: f("other-ca.pem"),
+            foreign_client_cert: f("foreign-client.pem"),
+            foreign_client_key: f("foreign-client.key"),
             wrong_name_cert: f("wrong-name.pem"),
             wrong_name_key: f("wrong-name.key"),
             dir,
