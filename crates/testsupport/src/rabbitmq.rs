@@ -190,6 +190,28 @@ impl Rabbit {
         }
     }
 
+    /// Add a user with full permissions on `/` (tests that check a password never shows).
+    pub fn add_user(&self, user: &str, password: &str) {
+        for args in [
+            vec!["add_user", user, password],
+            vec!["set_permissions", "-p", "/", user, ".*", ".*", ".*"],
+        ] {
+            let mut ctl = Command::new(tool("rabbitmqctl"));
+            self.env(&mut ctl);
+            let out = ctl
+                .args(["-n", &self.node])
+                .args(&args)
+                .output()
+                .expect("rabbitmqctl");
+            assert!(
+                out.status.success(),
+                "rabbitmqctl {}: {}",
+                args[0],
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
     /// The number of messages ready in `queue` (via `rabbitmqctl list_queues`).
     pub fn queue_depth(&self, queue: &str) -> Option<u64> {
         let mut ctl = Command::new(tool("rabbitmqctl"));
