@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ceilometer_config::{mask_url, DefinitionFormat, Loaded};
+use ceilometer_config::{mask_url, DefinitionFormat, Loaded, MeterDictForm};
 use publisher::bus::{BusConfig, BusPublisher, Notification, TransportUrl};
 use publisher::{Backoff, Delivery, DeliveryConfig, Publisher};
 use sample::MeterForm;
@@ -113,7 +113,7 @@ fn bus(
     t.ssl |= c.rabbit.ssl;
     let kind = match notification {
         Notification::Polling => "bus",
-        Notification::KiloNotifier { .. } => "notifier",
+        Notification::Notifier { .. } => "notifier",
     };
     Ok(Arc::new(BusPublisher::new(BusConfig {
         transport: t,
@@ -126,6 +126,18 @@ fn bus(
         name: format!("{kind} {}", mask_url(transport)),
         tls: amqp_tls(loaded),
     })))
+}
+
+/// The meter dict generation of this configuration: `[ceilometer_central] meter_form`, else
+/// Kilo for a Kilo/Liberty pipeline.yaml (whose collector verifies Python 2 signatures) and
+/// modern for polling.yaml.
+pub fn meter_form(loaded: &Loaded) -> MeterForm {
+    match (loaded.conf.central.meter_form, loaded.polling.format) {
+        (Some(MeterDictForm::Modern), _) => MeterForm::Modern,
+        (Some(MeterDictForm::Kilo), _) => MeterForm::Kilo,
+        (None, DefinitionFormat::KiloPipeline) => MeterForm::Kilo,
+        (None, DefinitionFormat::Polling) => MeterForm::Modern,
+    }
 }
 
 /// `[oslo_messaging_rabbit]` TLS files.
@@ -152,7 +164,7 @@ pub fn context(
     publisher::factory::PublisherContext {
         secret: c.publisher.telemetry_secret.clone(),
         host: c.default.host.clone(),
-        meter_form: MeterForm::Modern,
+        meter_form: meter_form(loaded),
         token_source,
         spool_root: c.central.spool_dir.as_ref().map(PathBuf::from),
         transport_url: notification_transport(loaded),
@@ -161,6 +173,7 @@ pub fn context(
         durable: c.rabbit.amqp_durable_queues,
         delivery,
         amqp_tls: amqp_tls(loaded),
+        amqp_ssl: c.rabbit.ssl,
     }
 }
 
@@ -176,7 +189,7 @@ pub fn build_router(loaded: &Loaded, factory: &Factory) -> anyhow::Result<Router
                     &notification_transport(loaded),
                     Notification::Polling,
                     c.notifications.topics.clone(),
-                    MeterForm::Modern,
+                    meter_form(loaded),
                 )?;
                 outputs.push(spawn(loaded, p)?);
             }
@@ -194,7 +207,8 @@ pub fn build_router(loaded: &Loaded, factory: &Factory) -> anyhow::Result<Router
             let mut by_sink: BTreeMap<String, Vec<usize>> = BTreeMap::new();
             for sink in &loaded.polling.sinks {
                 for url in &sink.publishers {
-                    // notifier:// is the Kilo bus form (event type = topic, bare list payload).
+                    // notifier:// is the Kilo bus form (event type = metering_topic, bare list
+                    // payload), with Kilo meter dicts unless meter_form says otherwise.
                     let b = factory(loaded, url)?;
                     by_sink
                         .entry(sink.name.clone())

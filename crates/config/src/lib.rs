@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use mask::mask_url;
 pub use meters::{fnmatch, MeterSelector};
-pub use options::{CeilometerConf, Env, Interface, OutagePolicy};
+pub use options::{CeilometerConf, Env, Interface, MeterDictForm, OutagePolicy};
 pub use polling::{DefinitionFormat, PollingDefinition, Sink, Source};
 pub use store::{Diagnostic, Severity};
 

@@ -122,6 +122,16 @@ pub struct CoordinationSection {
     pub outage_policy: OutagePolicy,
 }
 
+/// Generation of the meter dicts the agent publishes (`[ceilometer_central] meter_form`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeterDictForm {
+    /// Ceilometer ≥ Stein on Python 3: every key, Python 3 signature.
+    Modern,
+    /// Kilo/Liberty collectors on Python 2: no `user_name`/`project_name`/`monotonic_time`,
+    /// the Python 2 signature they verify.
+    Kilo,
+}
+
 /// `[publisher]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublisherSection {
@@ -407,6 +417,10 @@ pub struct CentralSection {
     pub spool_max_mb: u64,
     /// `max_queue_length`: batches each publisher keeps in memory before spooling (1024).
     pub max_queue_length: usize,
+    /// `meter_form` (`modern` or `kilo`): meter dicts of the bus, `notifier://`, `udp://` and
+    /// `tcp://`. `None` (unset): `kilo` with a Kilo/Liberty pipeline.yaml (its collector
+    /// verifies Python 2 signatures), `modern` with polling.yaml.
+    pub meter_form: Option<MeterDictForm>,
 }
 
 /// The whole configuration the agent reads.
@@ -889,6 +903,18 @@ impl CeilometerConf {
                 Some(1),
                 Some(1 << 24),
             ) as usize,
+            meter_form: match s
+                .choice(
+                    Opt::new("ceilometer_central", "meter_form"),
+                    &["modern", "kilo"],
+                    "",
+                )
+                .as_str()
+            {
+                "modern" => Some(MeterDictForm::Modern),
+                "kilo" => Some(MeterDictForm::Kilo),
+                _ => None,
+            },
         };
 
         let cache = CacheSection {

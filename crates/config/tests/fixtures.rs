@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ceilometer_config::{
-    load, DefinitionFormat, Env, Interface, LoadRequest, OutagePolicy, Severity,
+    load, DefinitionFormat, Env, Interface, LoadRequest, MeterDictForm, OutagePolicy, Severity,
 };
 
 fn fixtures() -> PathBuf {
@@ -130,6 +130,7 @@ fn every_spec_option_is_read_with_its_type() {
     );
     assert_eq!(c.central.admin_listen, None);
     assert_eq!(c.central.api_concurrency, 8);
+    assert_eq!(c.central.meter_form, Some(MeterDictForm::Kilo));
     assert!(c.cache.enabled);
     assert_eq!(c.cache.backend, "oslo_cache.dict");
     assert_eq!(c.cache.expiration_time, Duration::from_secs(300));
@@ -195,6 +196,8 @@ fn kilo_fuel_file_with_os_names_sentinel_url_and_pipeline() {
     assert_eq!(sc.interface, Interface::Internal);
     assert_eq!(sc.cafile.as_deref(), Some("/etc/ssl/ca.pem"));
     assert_eq!(c.publisher.telemetry_secret, "kilosecret");
+    // Unset: the agent picks the form from the definition format (Kilo here).
+    assert_eq!(c.central.meter_form, None);
     assert!(c
         .coordination
         .backend_url

@@ -105,7 +105,7 @@ async fn mutual_tls_authenticates_lists_projects_and_polls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_or_foreign_client_certificate_is_refused() {
+async fn a_missing_or_other_client_certificate_is_refused() {
     let pki = Pki::generate();
     let sim = tls_sim(&pki, &pki.server_cert, &pki.server_key, true).await;
     // No client certificate: the server ends the handshake; the error says so.

@@ -202,11 +202,18 @@ pub enum Notification {
     /// The polling agent's notification (Ceilometer ≥ Mitaka): event type
     /// `telemetry.polling`, publisher id `ceilometer.polling`, payload `{"samples": [...]}`.
     Polling,
-    /// A Kilo `notifier://` pipeline publisher: event type = topic (`metering`), publisher id
-    /// `telemetry.publisher.<host>`, payload a bare list of Kilo-form meter dicts.
-    KiloNotifier {
+    /// A `notifier://` pipeline publisher (Kilo's central agent; the notification agent
+    /// since): publisher id `telemetry.publisher.<host>`, payload a bare list of meter dicts.
+    Notifier {
         /// `[DEFAULT] host`.
         host: String,
+        /// The event type: `[publisher_notifier] metering_topic` (`metering`). Upstream
+        /// names the event after this option whatever the URL's `topic=` says.
+        event_type: String,
+        /// `per_meter_topic=1`: besides the batch, one notification per meter name of the
+        /// batch (sorted by name, as upstream groups them) with event type
+        /// `<event_type>.<meter>`, on the same topics, so consumers can bind per meter.
+        per_meter_topic: bool,
     },
 }
 
@@ -280,7 +287,9 @@ impl BusPublisher {
         }
     }
 
-    fn payload(&self, batch: &Batch) -> (Value, &'static str, String) {
+    /// The notifications of one batch: `(event type, publisher id, payload)`, in sending
+    /// order.
+    fn notifications(&self, batch: &Batch) -> Vec<(String, String, Value)> {
         let dicts: Vec<Value> = batch
             .samples
             .iter()
@@ -290,17 +299,54 @@ impl BusPublisher {
             Notification::Polling => {
                 let mut p = Map::new();
                 p.insert("samples".into(), Value::Array(dicts));
-                (
-                    Value::Object(p),
-                    "telemetry.polling",
+                vec![(
+                    "telemetry.polling".into(),
                     "ceilometer.polling".into(),
-                )
+                    Value::Object(p),
+                )]
             }
-            Notification::KiloNotifier { host } => (
-                Value::Array(dicts),
-                "",
-                format!("telemetry.publisher.{host}"),
-            ),
+            Notification::Notifier {
+                host,
+                event_type,
+                per_meter_topic,
+            } => {
+                let publisher_id = format!("telemetry.publisher.{host}");
+                let mut out = Vec::new();
+                if *per_meter_topic {
+                    // `itertools.groupby(sorted(meters, key=counter_name))`: a stable sort, so
+                    // each group keeps the batch's order.
+                    let mut by_name: Vec<(&str, &Value)> = batch
+                        .samples
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .zip(&dicts)
+                        .collect();
+                    by_name.sort_by(|a, b| a.0.cmp(b.0));
+                    let mut groups: Vec<(&str, Vec<Value>)> = Vec::new();
+                    for (name, d) in by_name {
+                        match groups.last_mut() {
+                            Some((n, g)) if *n == name => g.push(d.clone()),
+                            _ => groups.push((name, vec![d.clone()])),
+                        }
+                    }
+                    out.reserve(groups.len() + 1);
+                    out.push((
+                        event_type.clone(),
+                        publisher_id.clone(),
+                        Value::Array(dicts),
+                    ));
+                    for (name, group) in groups {
+                        out.push((
+                            format!("{event_type}.{name}"),
+                            publisher_id.clone(),
+                            Value::Array(group),
+                        ));
+                    }
+                } else {
+                    out.push((event_type.clone(), publisher_id, Value::Array(dicts)));
+                }
+                out
+            }
         }
     }
 
@@ -330,7 +376,12 @@ impl BusPublisher {
                 match tokio::time::timeout(std::time::Duration::from_secs(10), connecting).await {
                     Ok(Ok(c)) => c,
                     Ok(Err(e)) => {
-                        last = format!("{}:{}: {e}", h.host, h.port);
+                        last = format!(
+                            "{}:{}: {e}{}",
+                            h.host,
+                            h.port,
+                            self.tls_hint(&e.to_string())
+                        );
                         continue;
                     }
                     Err(_) => {
@@ -354,6 +405,54 @@ impl BusPublisher {
         Err(PublishError::Retryable(format!(
             "no broker reachable: {last}"
         )))
+    }
+
+    /// What a failed TLS connection means for the operator. "received fatal alert" is the
+    /// broker refusing us, and its certificate alerts are about our client certificate. With
+    /// TLS 1.3 the broker checks the client certificate after our side of the handshake is
+    /// done, so its alert can also be lost in a connection reset.
+    fn tls_hint(&self, err: &str) -> String {
+        if !self.cfg.transport.ssl {
+            return String::new();
+        }
+        let alert = err
+            .split_once("received fatal alert: ")
+            .map(|(_, a)| a.trim());
+        let reset = [
+            "Connection reset",
+            "UnexpectedEof",
+            "unexpected end of file",
+            "Broken pipe",
+        ]
+        .iter()
+        .any(|m| err.contains(m));
+        let cert_alert = matches!(
+            alert,
+            Some(
+                "CertificateRequired"
+                    | "HandshakeFailure"
+                    | "BadCertificate"
+                    | "UnsupportedCertificate"
+                    | "CertificateRevoked"
+                    | "CertificateExpired"
+                    | "CertificateUnknown"
+                    | "UnknownCA"
+                    | "AccessDenied"
+            )
+        );
+        match (&self.cfg.tls.cert_file, cert_alert, reset) {
+            (None, true, _) => " (the broker requires a client certificate: set [oslo_messaging_rabbit] ssl_cert_file and ssl_key_file)".into(),
+            (Some(cert), true, _) => format!(
+                " (the broker refused the client certificate {} of [oslo_messaging_rabbit] ssl_cert_file)",
+                cert.display()
+            ),
+            (None, false, true) => " (the broker closed the TLS connection; a broker that requires client certificates does so: set [oslo_messaging_rabbit] ssl_cert_file and ssl_key_file)".into(),
+            (Some(cert), false, true) => format!(
+                " (the broker closed the TLS connection; a broker that requires client certificates does so when it refuses ours: check the client certificate {} of [oslo_messaging_rabbit] ssl_cert_file)",
+                cert.display()
+            ),
+            _ => String::new(),
+        }
     }
 
     async fn setup(&self, conn: Connection) -> Result<Link, lapin::Error> {
@@ -408,42 +507,39 @@ impl BusPublisher {
     }
 
     async fn send(&self, link: &Link, batch: &Batch) -> Result<(), PublishError> {
-        let (payload, event_type, publisher_id) = self.payload(batch);
-        let message_id = uuid::Uuid::new_v4().hyphenated().to_string();
         let now = Timestamp::now();
         let mut confirms = Vec::new();
-        for (topic, key) in self.cfg.topics.iter().zip(self.routing_keys()) {
-            let event = if event_type.is_empty() {
-                topic.as_str()
-            } else {
-                event_type
-            };
-            let unique = uuid::Uuid::new_v4().simple().to_string();
-            let body = envelope(
-                &message_id,
-                &publisher_id,
-                event,
-                payload.clone(),
-                now,
-                &unique,
-            );
-            let props = BasicProperties::default()
-                .with_content_type("application/json".into())
-                .with_content_encoding("utf-8".into())
-                .with_delivery_mode(2)
-                .with_headers(FieldTable::default());
-            let confirm = link
-                .channel
-                .basic_publish(
-                    self.cfg.exchange.as_str().into(),
-                    key.as_str().into(),
-                    BasicPublishOptions::default(),
-                    &body,
-                    props,
-                )
-                .await
-                .map_err(|e| PublishError::Retryable(format!("publish: {e}")))?;
-            confirms.push(confirm);
+        for (event_type, publisher_id, payload) in self.notifications(batch) {
+            // One oslo notification (one message id) per event, sent to every topic.
+            let message_id = uuid::Uuid::new_v4().hyphenated().to_string();
+            for key in self.routing_keys() {
+                let unique = uuid::Uuid::new_v4().simple().to_string();
+                let body = envelope(
+                    &message_id,
+                    &publisher_id,
+                    &event_type,
+                    payload.clone(),
+                    now,
+                    &unique,
+                );
+                let props = BasicProperties::default()
+                    .with_content_type("application/json".into())
+                    .with_content_encoding("utf-8".into())
+                    .with_delivery_mode(2)
+                    .with_headers(FieldTable::default());
+                let confirm = link
+                    .channel
+                    .basic_publish(
+                        self.cfg.exchange.as_str().into(),
+                        key.as_str().into(),
+                        BasicPublishOptions::default(),
+                        &body,
+                        props,
+                    )
+                    .await
+                    .map_err(|e| PublishError::Retryable(format!("publish: {e}")))?;
+                confirms.push(confirm);
+            }
         }
         for c in confirms {
             let conf = c.await.map_err(|e| {
@@ -554,5 +650,115 @@ mod tests {
                 r#"\"timestamp\": \"2026-11-25 11:57:55.365729\", \"_unique_id\": \"0123456789abcdef0123456789abcdef\"}"}"#
             )
         );
+    }
+
+    fn named(name: &str, i: i64) -> sample::Sample {
+        sample::Sample {
+            name: name.into(),
+            sample_type: sample::SampleType::Gauge,
+            unit: "B".into(),
+            volume: sample::Volume::Int(i),
+            user_id: None,
+            user_name: None,
+            project_id: Some("p".into()),
+            project_name: None,
+            resource_id: format!("r{i}"),
+            timestamp: Timestamp::from_unix_micros(1_700_000_000_000_000),
+            resource_metadata: sample::Metadata::new(),
+            source: "openstack".into(),
+            id: format!("id-{i}"),
+            monotonic_time: None,
+        }
+    }
+
+    fn notifier(per_meter_topic: bool) -> BusPublisher {
+        BusPublisher::new(BusConfig {
+            transport: TransportUrl::parse("rabbit://").unwrap(),
+            exchange: "ceilometer".into(),
+            topics: vec!["metering".into()],
+            durable: false,
+            notification: Notification::Notifier {
+                host: "ctl".into(),
+                event_type: "metering".into(),
+                per_meter_topic,
+            },
+            secret: "s".into(),
+            meter_form: MeterForm::Kilo,
+            name: "n".into(),
+            tls: AmqpTls::default(),
+        })
+    }
+
+    #[test]
+    fn per_meter_topic_adds_one_notification_per_meter_sorted_by_name() {
+        let batch = Batch {
+            samples: vec![
+                named("storage.objects.size", 1),
+                named("storage.objects", 2),
+                named("storage.objects.size", 3),
+                named("image.size", 4),
+            ],
+        };
+        let volumes = |v: &Value| -> Vec<i64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["counter_volume"].as_i64().unwrap())
+                .collect()
+        };
+        let n = notifier(true).notifications(&batch);
+        let got: Vec<(&str, &str, Vec<i64>)> = n
+            .iter()
+            .map(|(e, p, v)| (e.as_str(), p.as_str(), volumes(v)))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("metering", "telemetry.publisher.ctl", vec![1, 2, 3, 4]),
+                ("metering.image.size", "telemetry.publisher.ctl", vec![4]),
+                (
+                    "metering.storage.objects",
+                    "telemetry.publisher.ctl",
+                    vec![2]
+                ),
+                (
+                    "metering.storage.objects.size",
+                    "telemetry.publisher.ctl",
+                    vec![1, 3]
+                ),
+            ]
+        );
+        // The per-meter copies are the same signed dicts.
+        assert_eq!(n[3].2[1], n[0].2[2]);
+        let plain = notifier(false).notifications(&batch);
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].0, "metering");
+    }
+
+    #[test]
+    fn tls_refusals_name_the_option_to_check() {
+        let mk = |ssl: bool, cert: Option<&str>| {
+            let mut cfg = notifier(false).cfg;
+            cfg.transport.ssl = ssl;
+            cfg.tls.cert_file = cert.map(std::path::PathBuf::from);
+            BusPublisher::new(cfg)
+        };
+        let alert = "IO error: received fatal alert: CertificateRequired";
+        let reset = "IO error: Connection reset by peer (os error 104)";
+        assert!(mk(true, None)
+            .tls_hint(alert)
+            .contains("requires a client certificate: set [oslo_messaging_rabbit] ssl_cert_file"));
+        assert!(mk(true, None)
+            .tls_hint(reset)
+            .contains("ssl_cert_file and ssl_key_file"));
+        assert!(mk(true, Some("/etc/c.pem"))
+            .tls_hint("IO error: received fatal alert: UnknownCA")
+            .contains("refused the client certificate /etc/c.pem"));
+        assert!(mk(true, Some("/etc/c.pem"))
+            .tls_hint(reset)
+            .contains("/etc/c.pem"));
+        // Not TLS, or not about certificates: nothing to add.
+        assert_eq!(mk(false, None).tls_hint(reset), "");
+        assert_eq!(mk(true, None).tls_hint("IO error: Connection refused"), "");
     }
 }

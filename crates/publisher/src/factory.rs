@@ -40,7 +40,9 @@ pub struct PublisherContext {
     pub secret: String,
     /// `[DEFAULT] host` (TCP `publisher_id`, Kilo notifier publisher id).
     pub host: String,
-    /// Meter dict generation of the UDP and TCP publishers (`notifier://` is always Kilo).
+    /// Meter dict generation of the publishers that send meter dicts (`notifier://`,
+    /// `udp://`, `tcp://`) unless their URL says `meter_form=modern|kilo`: Python-2 Kilo
+    /// collectors verify signatures and need [`MeterForm::Kilo`].
     pub meter_form: MeterForm,
     /// Keystone for `gnocchi://`; without one, a gnocchi URL is refused.
     pub token_source: Option<Arc<dyn TokenSource>>,
@@ -58,6 +60,9 @@ pub struct PublisherContext {
     pub delivery: DeliveryConfig,
     /// `[oslo_messaging_rabbit]` TLS files for `notifier://` publishers.
     pub amqp_tls: crate::bus::AmqpTls,
+    /// `[oslo_messaging_rabbit] ssl`: TLS for every `notifier://` transport, as oslo.messaging
+    /// applies it (a transport URL's `?ssl=` can only turn it on).
+    pub amqp_ssl: bool,
 }
 
 impl Default for PublisherContext {
@@ -74,6 +79,7 @@ impl Default for PublisherContext {
             durable: false,
             delivery: DeliveryConfig::default(),
             amqp_tls: crate::bus::AmqpTls::default(),
+            amqp_ssl: false,
         }
     }
 }
@@ -197,6 +203,33 @@ impl Ctx {
     fn flag(&self, k: &str, default: bool) -> bool {
         self.get(k).map_or(default, option_bool)
     }
+    /// `meter_form=modern|kilo`, else the context's.
+    fn meter_form(&self, default: MeterForm) -> Result<MeterForm, PublisherUrlError> {
+        match self.get("meter_form") {
+            None | Some("") => Ok(default),
+            Some(v) => parse_meter_form(v).ok_or_else(|| {
+                self.bad(
+                    "meter_form",
+                    "expected modern (Ceilometer on Python 3) or kilo (Python-2 Kilo collectors)",
+                )
+            }),
+        }
+    }
+    /// `per_meter_topic`: upstream reads `bool(int(v))`; words oslo accepts as booleans are
+    /// taken too.
+    fn per_meter_topic(&self) -> Result<bool, PublisherUrlError> {
+        match self.get("per_meter_topic") {
+            None | Some("") => Ok(false),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(n) => Ok(n != 0),
+                Err(_) => match v.to_ascii_lowercase().as_str() {
+                    "true" | "yes" | "on" => Ok(true),
+                    "false" | "no" | "off" => Ok(false),
+                    _ => Err(self.bad("per_meter_topic", "expected 0 or 1")),
+                },
+            },
+        }
+    }
     fn http(&self, default_timeout: Duration) -> Result<HttpSettings, PublisherUrlError> {
         Ok(HttpSettings {
             timeout: self.secs("timeout", default_timeout)?,
@@ -211,6 +244,15 @@ impl Ctx {
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
         })
+    }
+}
+
+/// `modern` or `kilo` (any case): the spellings of `meter_form`.
+pub fn parse_meter_form(v: &str) -> Option<MeterForm> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "modern" => Some(MeterForm::Modern),
+        "kilo" => Some(MeterForm::Kilo),
+        _ => None,
     }
 }
 
@@ -232,9 +274,9 @@ pub fn build(url: &str, ctx: &PublisherContext) -> Result<Built, PublisherUrlErr
     let mut u = PublisherUrl::parse(url);
     let scheme = u.scheme.clone();
     let scheme_opts: &[&str] = match scheme.as_str() {
-        "notifier" => &["topic", "per_meter_topic", "driver"],
+        "notifier" => &["topic", "per_meter_topic", "driver", "meter_form"],
         "http" | "https" | "prometheus" => HTTP_OPTS,
-        "udp" | "tcp" => &[],
+        "udp" | "tcp" => &["meter_form"],
         "file" => &["max_bytes", "backup_count", "json"],
         "gnocchi" => &[
             "archive_policy",
@@ -292,11 +334,9 @@ pub fn build(url: &str, ctx: &PublisherContext) -> Result<Built, PublisherUrlErr
             } else {
                 format!("{driver}://{}{}", u.netloc, u.path)
             };
-            let transport = TransportUrl::parse(&transport_raw).map_err(|e| c.invalid(e))?;
-            if c.flag("per_meter_topic", false) {
-                tracing::warn!(publisher = %masked,
-                    "per_meter_topic is accepted but not implemented: samples go to the topic only.");
-            }
+            let mut transport = TransportUrl::parse(&transport_raw).map_err(|e| c.invalid(e))?;
+            transport.ssl |= ctx.amqp_ssl;
+            let per_meter_topic = c.per_meter_topic()?;
             let topic = c
                 .get("topic")
                 .filter(|t| !t.is_empty())
@@ -307,11 +347,13 @@ pub fn build(url: &str, ctx: &PublisherContext) -> Result<Built, PublisherUrlErr
                 exchange: ctx.exchange.clone(),
                 topics: vec![topic],
                 durable: ctx.durable,
-                notification: Notification::KiloNotifier {
+                notification: Notification::Notifier {
                     host: ctx.host.clone(),
+                    event_type: ctx.metering_topic.clone(),
+                    per_meter_topic,
                 },
                 secret: ctx.secret.clone(),
-                meter_form: MeterForm::Kilo,
+                meter_form: c.meter_form(ctx.meter_form)?,
                 name: masked.clone(),
                 tls: ctx.amqp_tls.clone(),
             }));
@@ -366,12 +408,13 @@ pub fn build(url: &str, ctx: &PublisherContext) -> Result<Built, PublisherUrlErr
                 return Err(c.invalid("the URL has no host"));
             }
             let port = port.unwrap_or(DEFAULT_PORT);
+            let form = c.meter_form(ctx.meter_form)?;
             if scheme == "udp" {
                 let p = Arc::new(UdpPublisher::new(
                     host,
                     port,
                     ctx.secret.clone(),
-                    ctx.meter_form,
+                    form,
                     masked.clone(),
                 ));
                 (p.clone(), Concrete::Udp(p))
@@ -381,7 +424,7 @@ pub fn build(url: &str, ctx: &PublisherContext) -> Result<Built, PublisherUrlErr
                     port,
                     ctx.secret.clone(),
                     ctx.host.clone(),
-                    ctx.meter_form,
+                    form,
                     masked.clone(),
                 ));
                 (p.clone(), Concrete::Tcp(p))

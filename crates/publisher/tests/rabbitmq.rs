@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+
 use lapin::options::BasicGetOptions;
 use lapin::{Connection, ConnectionProperties};
 use publisher::bus::{BusConfig, BusPublisher, Notification, TransportUrl};
@@ -48,7 +50,7 @@ fn bus(
 ) -> Arc<BusPublisher> {
     let meter_form = match notification {
         Notification::Polling => MeterForm::Modern,
-        Notification::KiloNotifier { .. } => MeterForm::Kilo,
+        Notification::Notifier { .. } => MeterForm::Kilo,
     };
     Arc::new(BusPublisher::new(BusConfig {
         transport: TransportUrl::parse(&rabbit.transport_url()).unwrap(),
@@ -163,8 +165,10 @@ async fn bus_messages_outages_and_restarts_against_real_rabbitmq() {
     let k = bus(
         &rabbit,
         false,
-        Notification::KiloNotifier {
+        Notification::Notifier {
             host: "ctl-1".into(),
+            event_type: "metering".into(),
+            per_meter_topic: false,
         },
         &["metering"],
     );
@@ -400,4 +404,222 @@ async fn bus_fails_over_to_the_next_broker_of_the_transport_url() {
         volumes(&drain(&rabbit, "failover.sample").await),
         vec![0, 1]
     );
+}
+
+/// The inner oslo messages of a list of bus messages.
+fn inner(msgs: &[(String, String, String, String, u8, Value)]) -> Vec<Value> {
+    msgs.iter()
+        .map(|(.., body)| serde_json::from_str(body["oslo.message"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+fn named(name: &str, i: usize) -> Sample {
+    Sample {
+        name: name.into(),
+        ..sample(i)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notifier_per_meter_topic_and_meter_forms_on_real_rabbitmq() {
+    let rabbit = tokio::task::spawn_blocking(Rabbit::start).await.unwrap();
+    let ctx = publisher::PublisherContext {
+        secret: "secret".into(),
+        host: "ctl-1".into(),
+        metering_topic: "metering".into(),
+        ..Default::default()
+    };
+    let url = |query: &str| format!("notifier://guest:guest@127.0.0.1:{}?{query}", rabbit.port);
+
+    // per_meter_topic=1: the batch under event type `metering`, then one notification per
+    // meter (sorted by name) under `metering.<meter>`, all on the URL's topic.
+    let b = publisher::build(&url("topic=permeter&per_meter_topic=1"), &ctx).unwrap();
+    let batch = Batch {
+        samples: vec![
+            named("storage.objects.size", 1),
+            named("storage.objects", 2),
+            named("storage.objects.size", 3),
+            named("image.size", 4),
+        ],
+    };
+    b.publisher.publish(&batch).await.unwrap();
+    let msgs = drain(&rabbit, "permeter.sample").await;
+    assert!(msgs
+        .iter()
+        .all(|m| m.0 == "ceilometer" && m.1 == "permeter.sample"));
+    let got: Vec<(String, Vec<u64>)> = inner(&msgs)
+        .iter()
+        .map(|m| {
+            assert_eq!(m["publisher_id"], "telemetry.publisher.ctl-1");
+            assert_eq!(m["priority"], "SAMPLE");
+            let vols = m["payload"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["counter_volume"].as_u64().unwrap())
+                .collect();
+            (m["event_type"].as_str().unwrap().to_owned(), vols)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("metering".to_owned(), vec![1, 2, 3, 4]),
+            ("metering.image.size".to_owned(), vec![4]),
+            ("metering.storage.objects".to_owned(), vec![2]),
+            ("metering.storage.objects.size".to_owned(), vec![1, 3]),
+        ]
+    );
+    let ids: BTreeSet<String> = inner(&msgs)
+        .iter()
+        .map(|m| m["message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 4, "each notification has its own message id");
+    // The per-meter payloads carry the same signed dicts as the batch.
+    let all = inner(&msgs);
+    assert_eq!(all[3]["payload"][1], all[0]["payload"][2]);
+
+    // Without per_meter_topic: one notification.
+    let b = publisher::build(&url("topic=single"), &ctx).unwrap();
+    b.publisher.publish(&batch).await.unwrap();
+    let one = inner(&drain(&rabbit, "single.sample").await);
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["event_type"], "metering");
+
+    // Meter forms: the context's (modern here), or the URL's meter_form=kilo, whose
+    // signature is the Python 2 one of the spec's vector.
+    let vector = Batch {
+        samples: vec![common::vector_sample()],
+    };
+    for (query, kilo) in [
+        ("topic=forms", false),
+        ("topic=forms&meter_form=kilo", true),
+    ] {
+        let b = publisher::build(&url(query), &ctx).unwrap();
+        b.publisher.publish(&vector).await.unwrap();
+        let m = inner(&drain(&rabbit, "forms.sample").await);
+        assert_eq!(m.len(), 1, "{query}");
+        let dict = m[0]["payload"][0].as_object().unwrap();
+        let keys: Vec<&str> = dict.keys().map(String::as_str).collect();
+        if kilo {
+            assert_eq!(keys, common::KILO_KEYS, "{query}");
+            assert_eq!(dict["message_signature"], common::KILO_SIGNATURE);
+        } else {
+            assert!(keys.contains(&"user_name") && keys.contains(&"monotonic_time"));
+            assert_eq!(dict["message_signature"], common::MODERN_SIGNATURE);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bus_presents_its_client_certificate_to_a_broker_that_demands_one() {
+    let pki = tokio::task::spawn_blocking(testsupport::tls::Pki::generate)
+        .await
+        .unwrap();
+    let tls_port = testsupport::free_port();
+    let rabbit = {
+        let (ca, cert, key) = (
+            pki.ca.clone(),
+            pki.server_cert.clone(),
+            pki.server_key.clone(),
+        );
+        tokio::task::spawn_blocking(move || Rabbit::start_mutual_tls(tls_port, &ca, &cert, &key))
+            .await
+            .unwrap()
+    };
+    let bus_tls = |cert: Option<(&PathBuf, &PathBuf)>| {
+        Arc::new(BusPublisher::new(BusConfig {
+            transport: TransportUrl::parse(&format!(
+                "rabbit://guest:guest@127.0.0.1:{tls_port}/?ssl=1"
+            ))
+            .unwrap(),
+            exchange: "ceilometer".into(),
+            topics: vec!["mtls".into()],
+            durable: false,
+            notification: Notification::Polling,
+            secret: "secret".into(),
+            meter_form: MeterForm::Modern,
+            name: "bus-mtls".into(),
+            tls: publisher::bus::AmqpTls {
+                ca_file: Some(pki.ca.clone()),
+                cert_file: cert.map(|c| c.0.clone()),
+                key_file: cert.map(|c| c.1.clone()),
+            },
+        }))
+    };
+
+    // With [oslo_messaging_rabbit] ssl_cert_file/ssl_key_file: connected, delivered, confirmed.
+    bus_tls(Some((&pki.client_cert, &pki.client_key)))
+        .publish(&batch(0..3))
+        .await
+        .unwrap();
+    assert_eq!(volumes(&drain(&rabbit, "mtls.sample").await), vec![0, 1, 2]);
+
+    // Without a client certificate, or with one the broker's CA did not sign: refused, with
+    // an error that says so and shows no credentials.
+    // (The broker's alert names the problem; with TLS 1.3 it can be lost in a connection
+    // reset, and the hint still names the option to check.)
+    let foreign = pki.other_client_cert.display().to_string();
+    let no_cert_hints = [
+        "the broker requires a client certificate: set [oslo_messaging_rabbit] ssl_cert_file and ssl_key_file".to_owned(),
+        "requires client certificates does so: set [oslo_messaging_rabbit] ssl_cert_file and ssl_key_file".to_owned(),
+    ];
+    let foreign_hints = [
+        format!("the broker refused the client certificate {foreign} of [oslo_messaging_rabbit] ssl_cert_file"),
+        format!("check the client certificate {foreign} of [oslo_messaging_rabbit] ssl_cert_file"),
+    ];
+    for (what, cert, hints) in [
+        ("no client certificate", None, &no_cert_hints),
+        (
+            "a client certificate of another CA",
+            Some((&pki.other_client_cert, &pki.other_client_key)),
+            &foreign_hints,
+        ),
+    ] {
+        let err = bus_tls(cert).publish(&batch(3..4)).await.unwrap_err();
+        let text = err.to_string();
+        println!("{what}: {text}");
+        assert!(
+            matches!(err, publisher::PublishError::Retryable(_)),
+            "{what}: {err:?}"
+        );
+        assert!(
+            text.contains(&format!("127.0.0.1:{tls_port}")),
+            "{what}: {text}"
+        );
+        assert!(
+            hints.iter().any(|h| text.contains(h.as_str())),
+            "{what}: {text}"
+        );
+        assert!(!text.contains("guest:guest"), "{what}: {text}");
+    }
+
+    // Behind a delivery worker the refusal is an outage like any other: every sample stays
+    // queued (memory, then spool), nothing is dropped, nothing panics.
+    let spool = tempfile::tempdir().unwrap();
+    let d = Delivery::spawn(
+        bus_tls(None),
+        DeliveryConfig {
+            max_queue_length: 2,
+            spool_dir: Some(spool.path().to_owned()),
+            ..DeliveryConfig::default()
+        },
+    )
+    .unwrap();
+    for i in 0..5 {
+        d.submit(batch(10 + i * 2..12 + i * 2));
+    }
+    testsupport::wait_for(
+        "two failed attempts against the broker",
+        Duration::from_secs(30),
+        || {
+            let failed = d.stats().failed_attempts;
+            async move { failed >= 2 }
+        },
+    )
+    .await;
+    let s = d.stats();
+    assert_eq!((s.submitted, s.published, s.dropped), (10, 0, 0), "{s:?}");
+    assert_eq!(s.queued + s.spooled, 10, "{s:?}");
+    assert_eq!(rabbit.queue_depth("mtls.sample"), Some(0));
 }

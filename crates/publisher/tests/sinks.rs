@@ -238,6 +238,111 @@ async fn tcp_sends_length_prefixed_msgpack_with_publisher_id() {
     send.await.unwrap().unwrap();
 }
 
+/// Keys of a msgpack map, in order.
+fn msgpack_keys(v: &rmpv::Value) -> Vec<String> {
+    v.as_map()
+        .unwrap()
+        .iter()
+        .map(|(k, _)| k.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn kilo_meter_form_from_the_context_or_the_url_signs_the_python2_way() {
+    let rx = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = rx.local_addr().unwrap().port();
+    let kilo_ctx = PublisherContext {
+        meter_form: MeterForm::Kilo,
+        ..ctx()
+    };
+    let vector = Batch {
+        samples: vec![common::vector_sample()],
+    };
+    let mut buf = vec![0u8; 65_536];
+    // (URL, context) -> expected form.
+    for (url, c, kilo) in [
+        (
+            format!("udp://127.0.0.1:{port}?meter_form=kilo"),
+            ctx(),
+            true,
+        ),
+        (format!("udp://127.0.0.1:{port}"), kilo_ctx.clone(), true),
+        (
+            format!("udp://127.0.0.1:{port}?meter_form=Modern"),
+            kilo_ctx.clone(),
+            false,
+        ),
+        (format!("udp://127.0.0.1:{port}"), ctx(), false),
+    ] {
+        let b = build(&url, &c).unwrap();
+        b.publisher.publish(&vector).await.unwrap();
+        let n = rx.recv(&mut buf).await.unwrap();
+        let v = rmpv::decode::read_value(&mut &buf[..n]).unwrap();
+        let keys = msgpack_keys(&v);
+        if kilo {
+            assert_eq!(keys, common::KILO_KEYS, "{url}");
+            assert_eq!(
+                v["message_signature"].as_str(),
+                Some(common::KILO_SIGNATURE),
+                "{url}"
+            );
+        } else {
+            assert!(
+                keys.iter().any(|k| k == "monotonic_time"),
+                "{url}: {keys:?}"
+            );
+            assert_eq!(
+                v["message_signature"].as_str(),
+                Some(common::MODERN_SIGNATURE),
+                "{url}"
+            );
+        }
+    }
+
+    // TCP: the Kilo form plus publisher_id, signed with it.
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let b = build(&format!("tcp://127.0.0.1:{port}?meter_form=kilo"), &ctx()).unwrap();
+    let send = tokio::spawn(async move {
+        b.publisher
+            .publish(&Batch {
+                samples: vec![common::vector_sample()],
+            })
+            .await
+    });
+    let (mut conn, _) = l.accept().await.unwrap();
+    let mut len = [0u8; 8];
+    conn.read_exact(&mut len).await.unwrap();
+    let mut data = vec![0u8; u64::from_le_bytes(len) as usize];
+    conn.read_exact(&mut data).await.unwrap();
+    let expected =
+        common::vector_sample().meter_message("secret", MeterForm::Kilo, Some("central-1"));
+    assert_eq!(data, msgpack(&Value::Object(expected)));
+    let v = rmpv::decode::read_value(&mut data.as_slice()).unwrap();
+    let keys = msgpack_keys(&v);
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k == "user_name" || k == "monotonic_time"),
+        "{keys:?}"
+    );
+    send.await.unwrap().unwrap();
+
+    // A misspelt form is refused, naming the option.
+    let e = match build("udp://127.0.0.1:1?meter_form=python2", &ctx()) {
+        Ok(_) => panic!("meter_form=python2 accepted"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(&e, PublisherUrlError::BadOption { option, .. } if option == "meter_form"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("modern") && e.to_string().contains("kilo"),
+        "{e}"
+    );
+}
+
 fn rich_sample() -> Sample {
     let md = json!({"name": "disk", "flag": true, "none": null, "f": 0.1 + 0.2,
         "nested": {"a": [1, "b", {"c": null}], "big": 1e16}, "text": "café ☃ it's", "ctl": "a\tb\u{a0}"});
@@ -551,6 +656,11 @@ fn factory_errors_are_clear_and_never_show_passwords() {
             "/no/such/ca.pem",
         ),
         ("notifier://u:hunter2@h:notaport", "port"),
+        (
+            "notifier://u:hunter2@h?per_meter_topic=maybe",
+            "per_meter_topic",
+        ),
+        ("notifier://u:hunter2@h?meter_form=py2", "meter_form"),
     ] {
         let t = err(u).to_string();
         assert!(t.contains(part), "{u}: {t}");

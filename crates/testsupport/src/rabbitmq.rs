@@ -31,6 +31,20 @@ fn epmd_running() -> bool {
     .is_ok()
 }
 
+fn tls_conf(tls_port: u16, ca: &Path, cert: &Path, key: &Path, client_cert: bool) -> String {
+    let (verify, fail) = if client_cert {
+        ("verify_peer", "true")
+    } else {
+        ("verify_none", "false")
+    };
+    format!(
+        "listeners.ssl.default = 127.0.0.1:{tls_port}\nssl_options.cacertfile = {}\nssl_options.certfile = {}\nssl_options.keyfile = {}\nssl_options.verify = {verify}\nssl_options.fail_if_no_peer_cert = {fail}\n",
+        ca.display(),
+        cert.display(),
+        key.display()
+    )
+}
+
 /// A running (or stopped) private broker.
 pub struct Rabbit {
     /// AMQP port on 127.0.0.1.
@@ -51,13 +65,14 @@ impl Rabbit {
     /// Start a broker that also listens for AMQPS on `tls_port` with this CA, certificate and
     /// key (PEM files).
     pub fn start_tls(tls_port: u16, ca: &Path, cert: &Path, key: &Path) -> Rabbit {
-        let conf = format!(
-            "listeners.ssl.default = 127.0.0.1:{tls_port}\nssl_options.cacertfile = {}\nssl_options.certfile = {}\nssl_options.keyfile = {}\nssl_options.verify = verify_none\nssl_options.fail_if_no_peer_cert = false\n",
-            ca.display(),
-            cert.display(),
-            key.display()
-        );
-        Self::start_with(Some(conf))
+        Self::start_with(Some(tls_conf(tls_port, ca, cert, key, false)))
+    }
+
+    /// Like [`Rabbit::start_tls`], but the AMQPS listener demands a client certificate that
+    /// chains to `ca` (`verify_peer` + `fail_if_no_peer_cert`): a client without one is
+    /// refused during the handshake.
+    pub fn start_mutual_tls(tls_port: u16, ca: &Path, cert: &Path, key: &Path) -> Rabbit {
+        Self::start_with(Some(tls_conf(tls_port, ca, cert, key, true)))
     }
 
     fn start_with(extra_conf: Option<String>) -> Rabbit {
@@ -172,6 +187,28 @@ impl Rabbit {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+
+    /// Add a user with full permissions on `/` (tests that check a password never shows).
+    pub fn add_user(&self, user: &str, password: &str) {
+        for args in [
+            vec!["add_user", user, password],
+            vec!["set_permissions", "-p", "/", user, ".*", ".*", ".*"],
+        ] {
+            let mut ctl = Command::new(tool("rabbitmqctl"));
+            self.env(&mut ctl);
+            let out = ctl
+                .args(["-n", &self.node])
+                .args(&args)
+                .output()
+                .expect("rabbitmqctl");
+            assert!(
+                out.status.success(),
+                "rabbitmqctl {}: {}",
+                args[0],
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 

@@ -77,6 +77,8 @@ pub struct Harness {
     pub backend_url: String,
     /// Extra INI text appended to every agent's configuration.
     pub extra: String,
+    /// A Kilo pipeline.yaml for the next agents, instead of a polling.yaml.
+    pub pipeline: Option<String>,
 }
 
 impl Harness {
@@ -106,6 +108,7 @@ impl Harness {
             projects,
             backend_url,
             extra: String::new(),
+            pipeline: None,
         }
     }
 
@@ -117,18 +120,30 @@ impl Harness {
             .iter()
             .map(|m| format!("      - \"{m}\"\n"))
             .collect();
-        std::fs::write(&polling, format!("---\nsources:\n  - name: e2e\n    interval: {INTERVAL}\n    meters:\n{meters_yaml}"))
-            .unwrap();
+        let definition = match &self.pipeline {
+            Some(text) => {
+                let pipeline = dir.join(format!("{name}-pipeline.yaml"));
+                std::fs::write(&pipeline, text).unwrap();
+                format!(
+                    "[DEFAULT]\npipeline_cfg_file = {}\n\n[polling]\n",
+                    pipeline.display()
+                )
+            }
+            None => {
+                std::fs::write(&polling, format!("---\nsources:\n  - name: e2e\n    interval: {INTERVAL}\n    meters:\n{meters_yaml}"))
+                    .unwrap();
+                format!("[polling]\ncfg_file = {}\n", polling.display())
+            }
+        };
         std::fs::write(
             &conf,
             format!(
-                "[DEFAULT]\nhost = {name}\n\n[polling]\ncfg_file = {}\nbatch_size = 50\n\n\
+                "[DEFAULT]\nhost = {name}\n\n{definition}batch_size = 50\n\n\
                  [coordination]\n{}heartbeat = 0.25\n\n\
                  [service_credentials]\nauth_type = password\nauth_url = {}\nusername = {name}\npassword = secret\n\
                  user_domain_name = Default\nproject_name = service\nproject_domain_name = Default\ninterface = public\n\n\
                  [publisher]\ntelemetry_secret = e2e\n\n\
                  [ceilometer_central]\nadmin_listen = 127.0.0.1:{admin}\nspool_dir =\napi_timeout = 5\nmax_clock_skew = 0.2\napi_concurrency = 2\n\n{}",
-                polling.display(),
                 if self.backend_url.is_empty() { String::new() } else { format!("backend_url = {}\n", self.backend_url) },
                 self.sim.auth_url(),
                 self.extra,
