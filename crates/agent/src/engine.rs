@@ -94,7 +94,8 @@ impl Poller for EnginePoller {
 /// Build a publisher from its URL with the publisher factory.
 pub fn build_publisher(loaded: &Loaded, url: &str) -> anyhow::Result<publisher::factory::Built> {
     let tokens = if url.trim_start().to_ascii_lowercase().starts_with("gnocchi") {
-        Some(token_source(loaded)?)
+        let masked = ceilometer_config::mask_url(url);
+        Some(token_source(loaded).map_err(|e| e.context(format!("publisher {masked}")))?)
     } else {
         None
     };

@@ -258,6 +258,8 @@ fn cmd_validate(req: &LoadRequest) -> ExitCode {
         Ok(mut loaded) => {
             let (known, more) = engine::meter_checks(&loaded);
             loaded.warnings.extend(more);
+            let publishers = validate::publisher_checks(&loaded, &engine::build_publisher);
+            loaded.warnings.extend(publishers);
             validate::print_diagnostics(&loaded.warnings, &mut out);
             eprint!("{out}");
             let errors = loaded

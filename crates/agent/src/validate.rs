@@ -1,8 +1,13 @@
 //! `ceilometer-central validate`: every problem at once, or a one-screen summary.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 
-use ceilometer_config::{mask_url, DefinitionFormat, Diagnostic, Loaded, Severity};
+use ceilometer_config::store::{Opt, Store};
+use ceilometer_config::{mask_url, DefinitionFormat, Diagnostic, Loaded, MeterDictForm, Severity};
+use sample::MeterForm;
+
+use crate::outputs::Factory;
 
 /// The coordination group name, as upstream builds it: sorted namespaces joined with `-`,
 /// then `-<partitioning_group_prefix>` if set, then `-global`.
@@ -28,6 +33,92 @@ pub fn print_diagnostics(diags: &[Diagnostic], out: &mut String) {
         };
         let _ = writeln!(out, "{tag}: {d}");
     }
+}
+
+/// Every publisher URL `run` would start, built by `factory` (pass the one `run` uses,
+/// [`crate::engine::build_publisher`]) so that `validate` refuses exactly the URLs `run` would
+/// refuse, each finding naming the file, line and option or sink. Building a publisher only
+/// parses and prepares it (TLS files are read): nothing connects and no spool is opened.
+pub fn publisher_checks(loaded: &Loaded, factory: &Factory) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let c = &loaded.conf;
+    match loaded.polling.format {
+        DefinitionFormat::Polling => {
+            let at = central_publisher_locations(loaded);
+            for (i, url) in c.central.publishers.iter().enumerate() {
+                if let Err(e) = factory(loaded, url) {
+                    let mut d =
+                        Diagnostic::error(format!("{e:#}")).on("ceilometer_central", "publishers");
+                    if let Some((file, line)) = at.get(i) {
+                        d = d.at(file, Some(*line));
+                    }
+                    out.push(d);
+                }
+            }
+        }
+        DefinitionFormat::KiloPipeline => {
+            if !c.central.publishers.is_empty() {
+                let mut d = Diagnostic::warning(
+                    "ignored with a Kilo/Liberty pipeline.yaml: samples go to the publishers of its sinks",
+                )
+                .on("ceilometer_central", "publishers");
+                if let Some((file, line)) = central_publisher_locations(loaded).first() {
+                    d = d.at(file, Some(*line));
+                }
+                out.push(d);
+            }
+            for sink in &loaded.polling.sinks {
+                for url in &sink.publishers {
+                    if let Err(e) = factory(loaded, url) {
+                        out.push(
+                            Diagnostic::error(format!("{e:#}"))
+                                .at(&loaded.polling.path, Some(sink.line))
+                                .within(format!("sink '{}'", sink.name)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Where each `[ceilometer_central] publishers` value was written, in the order of
+/// `conf.central.publishers` (both come from the configuration store's multi-value lookup).
+/// `Loaded` keeps values, not positions, so the files are read again; if they changed in
+/// between and the counts differ, no positions are given rather than wrong ones.
+fn central_publisher_locations(loaded: &Loaded) -> Vec<(PathBuf, usize)> {
+    let mut parsed = Vec::new();
+    for f in &loaded.files {
+        let Ok(bytes) = std::fs::read(f) else {
+            return Vec::new();
+        };
+        let Ok(p) = ceilometer_config::ini::IniFile::parse(f, &String::from_utf8_lossy(&bytes))
+        else {
+            return Vec::new();
+        };
+        parsed.push(p);
+    }
+    let found =
+        Store::new(parsed).get_multi(&Opt::new("ceilometer_central", "publishers").secret());
+    if found.len() != loaded.conf.central.publishers.len() {
+        return Vec::new();
+    }
+    found.into_iter().map(|f| (f.file, f.line)).collect()
+}
+
+/// The meter dict generation `run` uses by default, and why.
+fn meter_form_line(loaded: &Loaded) -> String {
+    let form = match crate::outputs::meter_form(loaded) {
+        MeterForm::Modern => "modern",
+        MeterForm::Kilo => "kilo",
+    };
+    let why = match (loaded.conf.central.meter_form, loaded.polling.format) {
+        (Some(MeterDictForm::Modern | MeterDictForm::Kilo), _) => "[ceilometer_central] meter_form",
+        (None, DefinitionFormat::KiloPipeline) => "default with a Kilo/Liberty pipeline.yaml",
+        (None, DefinitionFormat::Polling) => "default with polling.yaml",
+    };
+    format!("{form} ({why}; a publisher URL's ?meter_form= overrides it)")
 }
 
 /// The summary of a configuration that loaded.
@@ -117,6 +208,7 @@ pub fn summary(loaded: &Loaded, known: &[&str]) -> String {
             );
         }
     }
+    let _ = writeln!(s, "Meter form:          {}", meter_form_line(loaded));
     let _ = writeln!(s, "Publishers:");
     match loaded.polling.format {
         DefinitionFormat::Polling => {

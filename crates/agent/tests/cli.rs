@@ -106,6 +106,173 @@ fn summary_masks_the_redis_password() {
     assert!(!out.contains("hunter2") && !err.contains("hunter2"));
 }
 
+/// A polling.yaml selecting everything, beside `conf`.
+fn write_polling_yaml(dir: &Path) {
+    std::fs::write(
+        dir.join("polling.yaml"),
+        "sources:\n  - name: s\n    interval: 60\n    meters: ['*']\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn validate_refuses_publisher_urls_run_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        "[ceilometer_central]\n\
+         publishers = file:///tmp/fine.jsonl?json\n\
+         publishers = udp://127.0.0.1:4952?meter_form=bogus\n\
+         publishers = notifier://guest:s3cretpw@127.0.0.1:5672/?policy=sometimes\n\
+         publishers = carrier-pigeon://loft\n\
+         publishers = gnocchi://?archive_policy=low\n",
+    )
+    .unwrap();
+    write_polling_yaml(dir.path());
+    let o = bin()
+        .arg("validate")
+        .arg("--config-file")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let c = conf.display();
+    for needle in [
+        format!("ERROR: {c}:3: [ceilometer_central] publishers: publisher udp://127.0.0.1:4952?meter_form=bogus: option meter_form=\"bogus\": expected modern"),
+        format!("ERROR: {c}:4: [ceilometer_central] publishers: publisher notifier://guest:***@127.0.0.1:5672/?policy=sometimes: option policy=\"sometimes\""),
+        format!("ERROR: {c}:5: [ceilometer_central] publishers: publisher carrier-pigeon://loft: unknown scheme \"carrier-pigeon\""),
+        // Gnocchi needs Keystone, which this configuration does not have.
+        format!("ERROR: {c}:6: [ceilometer_central] publishers: publisher gnocchi://?archive_policy=low: [service_credentials] auth_url is not set"),
+        "FAILED: 4 error(s)".to_owned(),
+    ] {
+        assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(
+        !err.contains("fine.jsonl"),
+        "a good URL is no problem:\n{err}"
+    );
+    assert!(
+        !err.contains("s3cretpw") && !out.contains("s3cretpw"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn validate_refuses_a_bad_kilo_sink_publisher_and_shows_the_kilo_meter_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
+    std::fs::write(
+        &conf,
+        "[DEFAULT]\npipeline_cfg_file = pipeline.yaml\n[ceilometer_central]\npublishers = file:///tmp/unused\n",
+    )
+    .unwrap();
+    let pipeline = dir.path().join("pipeline.yaml");
+    std::fs::write(
+        &pipeline,
+        "---\nsources:\n  - name: meter_source\n    interval: 600\n    meters: ['*']\n    sinks: [meter_sink]\n\
+         sinks:\n  - name: meter_sink\n    transformers:\n    publishers:\n\
+         \x20     - udp://127.0.0.1:4952?meter_form=bogus\n\
+         \x20     - notifier://ceilo:s3cretpw@127.0.0.1:5672/\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--config-file")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    let needle = format!(
+        "ERROR: {}:8: sink 'meter_sink': publisher udp://127.0.0.1:4952?meter_form=bogus: option meter_form=\"bogus\"",
+        pipeline.display()
+    );
+    assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
+    let needle = format!(
+        "WARNING: {}:4: [ceilometer_central] publishers: ignored with a Kilo/Liberty pipeline.yaml",
+        conf.display()
+    );
+    assert!(err.contains(&needle), "missing {needle:?} in:\n{err}");
+    assert!(err.contains("FAILED: 1 error(s)"), "{err}");
+    assert!(
+        out.contains("Meter form:          kilo (default with a Kilo/Liberty pipeline.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("sink meter_sink: udp://127.0.0.1:4952?meter_form=bogus, notifier://ceilo:***@127.0.0.1:5672/"),
+        "{out}"
+    );
+    assert!(
+        !err.contains("s3cretpw") && !out.contains("s3cretpw"),
+        "{out}{err}"
+    );
+}
+
+#[test]
+fn summary_shows_the_meter_form_and_masked_publishers() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("c.conf");
+    write_polling_yaml(dir.path());
+    // polling.yaml: modern unless meter_form says otherwise.
+    std::fs::write(
+        &conf,
+        "[ceilometer_central]\npublishers = http://alice:s3cretpw@127.0.0.1:8080/x\npublishers = udp://127.0.0.1:4952?meter_form=kilo\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--config-file")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("Meter form:          modern (default with polling.yaml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("direct: http://alice:***@127.0.0.1:8080/x"),
+        "{out}"
+    );
+    assert!(
+        out.contains("direct: udp://127.0.0.1:4952?meter_form=kilo"),
+        "{out}"
+    );
+    assert!(
+        !err.contains("s3cretpw") && !out.contains("s3cretpw"),
+        "{out}{err}"
+    );
+
+    std::fs::write(
+        &conf,
+        "[ceilometer_central]\nmeter_form = kilo\npublishers = tcp://bob:0ther5ecret@127.0.0.1:4952\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("validate")
+        .arg("--config-file")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{out}{err}");
+    assert!(
+        out.contains("Meter form:          kilo ([ceilometer_central] meter_form;"),
+        "{out}"
+    );
+    assert!(
+        out.contains("direct: tcp://bob:***@127.0.0.1:4952"),
+        "{out}"
+    );
+    assert!(
+        !err.contains("0ther5ecret") && !out.contains("0ther5ecret"),
+        "{out}{err}"
+    );
+}
+
 #[test]
 fn config_dir_and_files_apply_in_command_line_order() {
     let dir = tempfile::tempdir().unwrap();
