@@ -170,6 +170,22 @@ type DiscoveryCell = Arc<OnceCell<Arc<Vec<Resource>>>>;
 /// (source, pollster) → blacklisted key → since when.
 type Blacklist = HashMap<(String, &'static str), HashMap<Arc<str>, Instant>>;
 
+/// The keys of one (source, pollster) blacklist that `select` still skips at `now`: a
+/// resource that left discovery (`lists`) or whose [`BLACKLIST_TTL`] is up is forgiven and
+/// dropped from `m`, so it is polled when discovered again.
+fn still_blacklisted(
+    m: &mut HashMap<Arc<str>, Instant>,
+    lists: &[Arc<Vec<Resource>>],
+    now: Instant,
+) -> HashSet<Arc<str>> {
+    let present: HashSet<&str> = lists
+        .iter()
+        .flat_map(|l| l.iter().map(Resource::key))
+        .collect();
+    m.retain(|k, since| present.contains(&**k) && now.duration_since(*since) < BLACKLIST_TTL);
+    m.keys().cloned().collect()
+}
+
 /// Per-cycle cache of per-resource results, so that pollsters sharing a call (three Swift
 /// account meters, five RGW bucket meters) make it once.
 pub(crate) struct Cache<T> {
@@ -707,18 +723,7 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             match bl.get_mut(&(src.name.clone(), p.name())) {
-                Some(m) if !m.is_empty() => {
-                    let present: HashSet<&str> = lists
-                        .iter()
-                        .flat_map(|l| l.iter().map(Resource::key))
-                        .collect();
-                    // A resource that left discovery (or whose time is up) is forgiven:
-                    // when it comes back it is polled again.
-                    m.retain(|k, since| {
-                        present.contains(&**k) && now.duration_since(*since) < BLACKLIST_TTL
-                    });
-                    m.keys().cloned().collect()
-                }
+                Some(m) if !m.is_empty() => still_blacklisted(m, lists, now),
                 _ => HashSet::new(),
             }
         };
@@ -915,5 +920,53 @@ impl Engine {
                 && name.as_ref().is_none_or(|x| *x == s.name)
         });
         Ok(urls.first().and_then(|u| crate::rgw::admin_url(u)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TTL way out of the blacklist, which the integration test (real sockets, real
+    /// time) cannot wait for: on tokio's paused clock, a resource still in discovery stays
+    /// skipped until the hour is up and is polled again from then on.
+    #[tokio::test(start_paused = true)]
+    async fn a_blacklisted_resource_is_forgiven_after_the_ttl() {
+        let listed = Resource::bare(Kind::Project, "p-1");
+        let other = Resource::bare(Kind::Project, "p-2");
+        let lists = [Arc::new(vec![listed.clone(), other.clone()])];
+        let mut m: HashMap<Arc<str>, Instant> = HashMap::new();
+        m.insert(listed.key_arc().clone(), Instant::now());
+
+        tokio::time::advance(BLACKLIST_TTL - Duration::from_millis(1)).await;
+        let blk = still_blacklisted(&mut m, &lists, Instant::now());
+        assert!(blk.contains(listed.key()), "skipped just before the TTL");
+        assert!(!blk.contains(other.key()));
+
+        tokio::time::advance(Duration::from_millis(1)).await;
+        let blk = still_blacklisted(&mut m, &lists, Instant::now());
+        assert!(blk.is_empty(), "polled again once the TTL is up: {blk:?}");
+        assert!(m.is_empty(), "and forgotten");
+    }
+
+    /// The other way out, checked on the same clock: leaving discovery forgives at once.
+    #[tokio::test(start_paused = true)]
+    async fn a_blacklisted_resource_is_forgiven_when_it_leaves_discovery() {
+        let gone = Resource::bare(Kind::Project, "p-gone");
+        let kept = Resource::bare(Kind::Project, "p-kept");
+        let mut m: HashMap<Arc<str>, Instant> = HashMap::new();
+        m.insert(gone.key_arc().clone(), Instant::now());
+        m.insert(kept.key_arc().clone(), Instant::now());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let blk = still_blacklisted(&mut m, &[Arc::new(vec![kept.clone()])], Instant::now());
+        assert_eq!(blk, HashSet::from([kept.key_arc().clone()]));
+        // Back in discovery, `gone` is no longer skipped.
+        let blk = still_blacklisted(
+            &mut m,
+            &[Arc::new(vec![gone.clone(), kept.clone()])],
+            Instant::now(),
+        );
+        assert!(!blk.contains(gone.key()), "{blk:?}");
+        assert!(blk.contains(kept.key()));
     }
 }

@@ -2,7 +2,8 @@
 //! refused for good (403) is blacklisted for its (source, pollster), with an error line;
 //! it stays so while discovery keeps returning it, even once the service recovers; when it
 //! leaves discovery it is forgotten, so if it comes back it is polled again. (The other way
-//! out, the hour-long TTL, is not observable in a test with real sockets.)
+//! out, the hour-long TTL, is not observable in a test with real sockets: the unit tests at
+//! the end of `src/engine.rs` show it on tokio's paused clock.)
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
