@@ -8,13 +8,6 @@ use ceilometer_central::{cli, engine, group_cmd, logging, outputs, ring_cmd, run
 
 use std::process::ExitCode;
 
-/// mimalloc: fewer CPU cycles per allocation and less fragmentation than glibc's malloc for
-/// the many short-lived strings and maps of a polling cycle (see docs/architecture.md).
-/// Feature `system-allocator` keeps glibc's, for heap profilers that hook malloc.
-#[cfg(not(feature = "system-allocator"))]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use ceilometer_config::{Env, LoadRequest};
 use clap::{CommandFactory, FromArgMatches};
 

@@ -24,6 +24,7 @@ use crate::http::{build_client, Http, RetryPolicy, TlsSettings};
 use crate::keystone::{Api, Session};
 use crate::meter::{Failure, SampleCtx};
 use crate::registry::{Mode, PerResource, Pollster};
+use crate::swift::SwiftMeter;
 
 /// How long a resource stays blacklisted after a permanent error (403) unless it leaves
 /// discovery first: long enough not to hammer a refusing API, short enough that an
@@ -186,24 +187,55 @@ fn still_blacklisted(
     m.keys().cloned().collect()
 }
 
+/// A 128-bit digest of a partition key for the per-cycle de-duplication: two SipHash-1-3
+/// passes with different prefixes (a collision, about 2^-100 for a cloud's keys, would skip
+/// one resource for one cycle).
+fn key_digest(key: &str) -> u128 {
+    use std::hash::{Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        key.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(0)) << 64) | u128::from(half(1))
+}
+
 /// Per-cycle cache of per-resource results, so that pollsters sharing a call (three Swift
 /// account meters, five RGW bucket meters) make it once.
+/// An entry is dropped once as many readers as pollsters planned to share it have taken
+/// it, so a cycle does not hold every account's listing until it ends; a reader beyond
+/// the plan (not expected) makes the call again rather than miss data.
 pub(crate) struct Cache<T> {
-    m: Mutex<HashMap<Arc<str>, Cell<T>>>,
+    m: Mutex<HashMap<Arc<str>, (Cell<T>, usize)>>,
+    readers: AtomicUsize,
 }
 
 impl<T> Default for Cache<T> {
     fn default() -> Self {
         Cache {
             m: Mutex::new(HashMap::new()),
+            readers: AtomicUsize::new(usize::MAX),
         }
     }
 }
 
 impl<T> Cache<T> {
+    /// How many pollster runs of this cycle read each entry.
+    pub(crate) fn set_readers(&self, n: usize) {
+        self.readers.store(n.max(1), Ordering::Relaxed);
+    }
+
     pub(crate) fn cell(&self, k: &Arc<str>) -> Cell<T> {
+        let readers = self.readers.load(Ordering::Relaxed);
         let mut m = self.m.lock().unwrap_or_else(|e| e.into_inner());
-        m.entry(k.clone()).or_default().clone()
+        let e = m.entry(k.clone()).or_default();
+        e.1 += 1;
+        let cell = e.0.clone();
+        if e.1 >= readers {
+            m.remove(k);
+        }
+        cell
     }
 }
 
@@ -214,7 +246,9 @@ pub(crate) struct Cycle<'a> {
     /// `discovery::parse_with`); pollsters still filter with it when they select.
     pub(crate) owns: crate::discovery::Owns<'a>,
     discoveries: Mutex<HashMap<String, DiscoveryCell>>,
-    history: Mutex<HashMap<&'static str, HashSet<Arc<str>>>>,
+    /// Per pollster, digests of the keys already polled this cycle (a 128-bit digest, not
+    /// the key: 150k keys held as strings were ~10 MB of a large cycle's peak).
+    history: Mutex<HashMap<&'static str, HashSet<u128>>>,
     errors: Mutex<BTreeMap<String, usize>>,
     skipped: AtomicUsize,
     seen: AtomicUsize,
@@ -450,6 +484,23 @@ impl Engine {
         let mut dyn_jobs = Vec::new();
         // Streamed listings (see `discovery::Feeds`): planned before anything runs.
         let mut feeds = crate::discovery::Feeds::default();
+        let (mut head_readers, mut get_readers) = (0, 0);
+        for src in &req.sources {
+            for p in Pollster::ALL {
+                if src.meters.matches(p.name()) {
+                    if let Mode::PerResource(PerResource::Swift(m)) = p.mode() {
+                        match m {
+                            SwiftMeter::ContainersObjects | SwiftMeter::ContainersObjectsSize => {
+                                get_readers += 1
+                            }
+                            _ => head_readers += 1,
+                        }
+                    }
+                }
+            }
+        }
+        cy.swift_head.set_readers(head_readers);
+        cy.swift_get.set_readers(get_readers);
         for src in &req.sources {
             for p in Pollster::ALL {
                 if src.meters.matches(p.name()) {
@@ -626,7 +677,7 @@ impl Engine {
             let done = hist.entry(dp.name).or_default();
             let mut v = Vec::new();
             for r in lists.iter().flat_map(|l| l.iter()) {
-                if !done.insert(r.key_arc().clone()) {
+                if !done.insert(key_digest(r.key())) {
                     continue;
                 }
                 cy.count_seen();
@@ -731,7 +782,7 @@ impl Engine {
         let done = hist.entry(p.name()).or_default();
         let mut out = Vec::new();
         for r in lists.iter().flat_map(|l| l.iter()) {
-            if !done.insert(r.key_arc().clone()) {
+            if !done.insert(key_digest(r.key())) {
                 continue;
             }
             cy.seen.fetch_add(1, Ordering::Relaxed);

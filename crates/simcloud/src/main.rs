@@ -8,11 +8,6 @@ use anyhow::Context as _;
 use clap::Parser;
 use simcloud::{FaultSpec, SimCloud, SimConfig, Sizes};
 
-/// The load benchmark shares two cores between simcloud and the agents it measures; the
-/// cheaper allocator keeps the simulator's share small.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// An OpenStack API simulator for ceilometer-central's tests, demo and benchmarks.
 #[derive(Parser, Debug)]
 #[command(name = "simcloud", version)]
