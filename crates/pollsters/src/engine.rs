@@ -677,13 +677,15 @@ impl Engine {
             let done = hist.entry(dp.name).or_default();
             let mut v = Vec::new();
             for r in lists.iter().flat_map(|l| l.iter()) {
+                // Ownership first: the history then holds only this agent's share.
+                if !owns(r.key().as_bytes()) {
+                    cy.count_seen();
+                    continue;
+                }
                 if !done.insert(key_digest(r.key())) {
                     continue;
                 }
                 cy.count_seen();
-                if !owns(r.key().as_bytes()) {
-                    continue;
-                }
                 cy.count_owned();
                 v.push(r.clone());
             }
@@ -782,13 +784,16 @@ impl Engine {
         let done = hist.entry(p.name()).or_default();
         let mut out = Vec::new();
         for r in lists.iter().flat_map(|l| l.iter()) {
+            // Ownership first: the history then holds only this agent's share (another
+            // agent's resource listed by two sources is counted as seen twice).
+            if !owns(r.key().as_bytes()) {
+                cy.seen.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             if !done.insert(key_digest(r.key())) {
                 continue;
             }
             cy.seen.fetch_add(1, Ordering::Relaxed);
-            if !owns(r.key().as_bytes()) {
-                continue;
-            }
             cy.owned.fetch_add(1, Ordering::Relaxed);
             if blk.contains(r.key()) {
                 continue;
