@@ -321,6 +321,7 @@ fn cmd_run(common: &CommonArgs, req: &LoadRequest) -> ExitCode {
         reload: Box::new(move || ceilometer_config::load(&reload_req)),
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(loaded.conf.central.worker_threads)
         .enable_all()
         .build()
     {

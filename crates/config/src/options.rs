@@ -411,6 +411,9 @@ pub struct CentralSection {
     pub api_concurrency: u32,
     /// `api_timeout` seconds per API request (30).
     pub api_timeout: Duration,
+    /// `worker_threads` of the async runtime (1): the agent waits on APIs far more than it
+    /// computes, and one thread measured less CPU and memory than one per core.
+    pub worker_threads: usize,
     /// `spool_dir`: where undeliverable batches wait on disk (empty = no spool).
     pub spool_dir: Option<String>,
     /// `spool_max_mb`: bound of each publisher's spool in MiB (256).
@@ -886,6 +889,12 @@ impl CeilometerConf {
                 30.0,
                 Some(0.1),
             )),
+            worker_threads: s.int(
+                Opt::new("ceilometer_central", "worker_threads"),
+                1,
+                Some(1),
+                Some(256),
+            ) as usize,
             spool_dir: s
                 .get(&Opt::new("ceilometer_central", "spool_dir"))
                 .map_or(Some("/var/lib/ceilometer-central/spool".to_owned()), |f| {

@@ -130,6 +130,7 @@ fn every_spec_option_is_read_with_its_type() {
     );
     assert_eq!(c.central.admin_listen, None);
     assert_eq!(c.central.api_concurrency, 8);
+    assert_eq!(c.central.worker_threads, 3);
     assert_eq!(c.central.meter_form, Some(MeterDictForm::Kilo));
     assert!(c.cache.enabled);
     assert_eq!(c.cache.backend, "oslo_cache.dict");
