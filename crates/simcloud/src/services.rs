@@ -646,14 +646,17 @@ fn swift(st: &State, r: &mut Req) -> Resp {
         set_header(&mut resp, "x-trans-id", &st.trans_id());
         return resp;
     };
-    r.polls.push((
-        if is_head {
-            PollKind::SwiftHeadAccount
-        } else {
-            PollKind::SwiftGetAccount
-        },
-        hex32(pid),
-    ));
+    // A listing continued with `marker` is the same poll's next page, not another poll.
+    if is_head || r.query.get("marker").is_none_or(str::is_empty) {
+        r.polls.push((
+            if is_head {
+                PollKind::SwiftHeadAccount
+            } else {
+                PollKind::SwiftGetAccount
+            },
+            hex32(pid),
+        ));
+    }
     let mut resp = if is_head {
         let mut x = text_resp(204, "text/plain; charset=utf-8", Bytes::new());
         x.headers_mut().insert(

@@ -211,3 +211,42 @@ async fn listings_and_designate_recordsets_are_recorded() {
     assert!(cov.exactly_once(), "{cov:?}");
     e.sim.shutdown().await;
 }
+
+/// A listing continued with `marker` (an account with more containers than `limit`) is the
+/// same poll's next page: counted as a request, not as a second poll of the account.
+#[tokio::test]
+async fn a_marker_page_is_not_another_poll() {
+    let e = start(Sizes {
+        projects: 3,
+        ..Sizes::default()
+    })
+    .await;
+    let projects = e.sim.project_ids();
+    let p = &projects[0];
+    let st = e.sim.stats();
+    st.reset();
+    let mut c = Client::connect(e.sim.addr()).await.unwrap();
+    let (tok, _) = c.login("agent-0", "secret").await.unwrap();
+    let tok = tok.unwrap();
+    let first = c
+        .get(
+            &format!("/object-store/v1/AUTH_{p}?format=json&limit=1"),
+            &tok,
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200);
+    let rep = c
+        .get(
+            &format!("/object-store/v1/AUTH_{p}?format=json&limit=1&marker=container-0"),
+            &tok,
+        )
+        .await
+        .unwrap();
+    assert!(rep.status == 200 || rep.status == 204, "{}", rep.status);
+    assert_eq!(
+        st.count("agent-0", Service::ObjectStore, "GET /v1/{account}"),
+        2
+    );
+    assert_eq!(st.polls_of(PollKind::SwiftGetAccount, p).len(), 1);
+}
