@@ -201,6 +201,41 @@ fn key_digest(key: &str) -> u128 {
     (u128::from(half(0)) << 64) | u128::from(half(1))
 }
 
+/// Samples of a listing pollster for its selected resources (refusing resources of another
+/// kind); unusable data is logged and counted, never fatal.
+async fn emit_listing(
+    cy: &Cycle<'_>,
+    ctx: &SampleCtx,
+    pollster: &'static str,
+    kind: Kind,
+    f: crate::registry::ListingFn,
+    selected: &[Resource],
+    em: &mut Emitter<'_>,
+) {
+    for r in selected {
+        if r.kind() != kind {
+            tracing::warn!(
+                pollster,
+                resource = r.key(),
+                "Resource of another kind given to this pollster; skipped"
+            );
+            cy.skip(1);
+            continue;
+        }
+        match f(ctx, r) {
+            Ok(v) => {
+                for s in v {
+                    em.push(s).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(pollster, resource = r.key(), error = %e, "Unusable API data; resource skipped");
+                cy.skip(1);
+            }
+        }
+    }
+}
+
 /// Per-cycle cache of per-resource results, so that pollsters sharing a call (three Swift
 /// account meters, five RGW bucket meters) make it once.
 /// An entry is dropped once as many readers as pollsters planned to share it have taken
@@ -264,6 +299,33 @@ pub(crate) struct Cycle<'a> {
 }
 
 impl Cycle<'_> {
+    /// The candidates of `lists` this agent owns and `pollster` has not polled yet this
+    /// cycle, counted as seen/owned. Ownership is checked first, so the history holds only
+    /// this agent's share (another agent's resource listed by two sources is seen twice).
+    fn take_owned_new(
+        &self,
+        pollster: &'static str,
+        lists: &[Arc<Vec<Resource>>],
+        owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
+    ) -> Vec<Resource> {
+        let mut hist = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let done = hist.entry(pollster).or_default();
+        let mut out = Vec::new();
+        for r in lists.iter().flat_map(|l| l.iter()) {
+            if !owns(r.key().as_bytes()) {
+                self.count_seen();
+                continue;
+            }
+            if !done.insert(key_digest(r.key())) {
+                continue;
+            }
+            self.count_seen();
+            self.count_owned();
+            out.push(r.clone());
+        }
+        out
+    }
+
     pub(crate) fn discovery_cell(&self, url: &str) -> DiscoveryCell {
         let mut m = self.discoveries.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(url.to_owned()).or_default().clone()
@@ -337,7 +399,24 @@ pub(crate) struct Emitter<'a> {
     pub closed: bool,
 }
 
-impl Emitter<'_> {
+impl<'a> Emitter<'a> {
+    pub(crate) fn new(
+        out: &'a Sender<SampleBatch>,
+        source: &'a str,
+        pollster: &'static str,
+        size: usize,
+    ) -> Self {
+        Emitter {
+            out,
+            source,
+            pollster,
+            size,
+            batch: Vec::with_capacity(size.min(1024)),
+            sent: 0,
+            closed: false,
+        }
+    }
+
     pub(crate) async fn push(&mut self, s: Sample) {
         if self.closed {
             return;
@@ -586,39 +665,10 @@ impl Engine {
                 return;
             }
             cy.run.fetch_add(1, Ordering::Relaxed);
-            let mut em = Emitter {
-                out,
-                source: &src.name,
-                pollster: p.name(),
-                size: batch_size,
-                batch: Vec::with_capacity(batch_size.min(1024)),
-                sent: 0,
-                closed: false,
-            };
+            let mut em = Emitter::new(out, &src.name, p.name(), batch_size);
             match p.mode() {
                 Mode::Listing(kind, f) => {
-                    for r in &selected {
-                        if r.kind() != kind {
-                            tracing::warn!(
-                                pollster = p.name(),
-                                resource = r.key(),
-                                "Resource of another kind given to this pollster; skipped"
-                            );
-                            cy.skip(1);
-                            continue;
-                        }
-                        match f(ctx, r) {
-                            Ok(v) => {
-                                for s in v {
-                                    em.push(s).await;
-                                }
-                            }
-                            Err(e) => {
-                                tracing::warn!(pollster = p.name(), resource = r.key(), error = %e, "Unusable API data; resource skipped");
-                                cy.skip(1);
-                            }
-                        }
-                    }
+                    emit_listing(cy, ctx, p.name(), kind, f, &selected, &mut em).await;
                 }
                 Mode::PerResource(pr) => {
                     self.per_resource(cy, ctx, src, p, pr, selected, &mut em)
@@ -672,25 +722,7 @@ impl Engine {
                 )])),
             }
         }
-        let selected: Vec<Resource> = {
-            let mut hist = cy.history.lock().unwrap_or_else(|e| e.into_inner());
-            let done = hist.entry(dp.name).or_default();
-            let mut v = Vec::new();
-            for r in lists.iter().flat_map(|l| l.iter()) {
-                // Ownership first: the history then holds only this agent's share.
-                if !owns(r.key().as_bytes()) {
-                    cy.count_seen();
-                    continue;
-                }
-                if !done.insert(key_digest(r.key())) {
-                    continue;
-                }
-                cy.count_seen();
-                cy.count_owned();
-                v.push(r.clone());
-            }
-            v
-        };
+        let selected = cy.take_owned_new(dp.name, &lists, owns);
         if selected.is_empty() {
             tracing::debug!(pollster = dp.name, source = %src.name, "Skip pollster, no resources found this cycle");
             return;
@@ -713,15 +745,7 @@ impl Engine {
             },
         };
         cy.run.fetch_add(1, Ordering::Relaxed);
-        let mut em = Emitter {
-            out,
-            source: &src.name,
-            pollster: dp.name,
-            size: batch_size,
-            batch: Vec::with_capacity(batch_size.min(1024)),
-            sent: 0,
-            closed: false,
-        };
+        let mut em = Emitter::new(out, &src.name, dp.name, batch_size);
         let aborted = std::sync::atomic::AtomicBool::new(false);
         let aborted = &aborted;
         let conc = inner.api.http.concurrency();
@@ -780,26 +804,8 @@ impl Engine {
                 _ => HashSet::new(),
             }
         };
-        let mut hist = cy.history.lock().unwrap_or_else(|e| e.into_inner());
-        let done = hist.entry(p.name()).or_default();
-        let mut out = Vec::new();
-        for r in lists.iter().flat_map(|l| l.iter()) {
-            // Ownership first: the history then holds only this agent's share (another
-            // agent's resource listed by two sources is counted as seen twice).
-            if !owns(r.key().as_bytes()) {
-                cy.seen.fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            if !done.insert(key_digest(r.key())) {
-                continue;
-            }
-            cy.seen.fetch_add(1, Ordering::Relaxed);
-            cy.owned.fetch_add(1, Ordering::Relaxed);
-            if blk.contains(r.key()) {
-                continue;
-            }
-            out.push(r.clone());
-        }
+        let mut out = cy.take_owned_new(p.name(), lists, owns);
+        out.retain(|r| !blk.contains(r.key()));
         out
     }
 
@@ -915,15 +921,7 @@ impl Engine {
         let Mode::Listing(kind, f) = p.mode() else {
             return;
         };
-        let mut em = Emitter {
-            out,
-            source: &src.name,
-            pollster: p.name(),
-            size: batch_size,
-            batch: Vec::with_capacity(batch_size.min(1024)),
-            sent: 0,
-            closed: false,
-        };
+        let mut em = Emitter::new(out, &src.name, p.name(), batch_size);
         let mut ran = false;
         while let Some(page) = feed.recv().await {
             let selected = self.select(cy, src, p, std::slice::from_ref(&page), owns);
@@ -932,28 +930,7 @@ impl Engine {
                 ran = true;
                 cy.run.fetch_add(1, Ordering::Relaxed);
             }
-            for r in &selected {
-                if r.kind() != kind {
-                    tracing::warn!(
-                        pollster = p.name(),
-                        resource = r.key(),
-                        "Resource of another kind given to this pollster; skipped"
-                    );
-                    cy.skip(1);
-                    continue;
-                }
-                match f(ctx, r) {
-                    Ok(v) => {
-                        for s in v {
-                            em.push(s).await;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(pollster = p.name(), resource = r.key(), error = %e, "Unusable API data; resource skipped");
-                        cy.skip(1);
-                    }
-                }
-            }
+            emit_listing(cy, ctx, p.name(), kind, f, &selected, &mut em).await;
         }
         if !ran {
             tracing::debug!(pollster = p.name(), source = %src.name, "Skip pollster, no resources found this cycle");
