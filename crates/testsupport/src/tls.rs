@@ -59,7 +59,8 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
-fn ca(dir: &Path, name: &str) {
+/// A self-signed certificate: a CA (`ca.cnf`, `v3_ca`) or a leaf (`self.cnf`, `section`).
+fn self_signed_with(dir: &Path, name: &str, config: &str, extensions: &str) {
     openssl(
         dir,
         &[
@@ -80,40 +81,20 @@ fn ca(dir: &Path, name: &str) {
             "-subj",
             &format!("/CN=ceilometer-central test {name}"),
             "-config",
-            "ca.cnf",
+            config,
             "-extensions",
-            "v3_ca",
+            extensions,
         ],
     );
 }
 
+fn ca(dir: &Path, name: &str) {
+    self_signed_with(dir, name, "ca.cnf", "v3_ca");
+}
+
 /// A self-signed certificate with the leaf extensions of `section` (not a CA).
 fn self_signed(dir: &Path, name: &str, section: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=ceilometer-central test {name}"),
-            "-config",
-            "self.cnf",
-            "-extensions",
-            section,
-        ],
-    );
+    self_signed_with(dir, name, "self.cnf", section);
 }
 
 fn leaf(dir: &Path, name: &str, section: &str, serial: &str) {
