@@ -1,36 +1,11 @@
 //! The verified vectors of spec `ceilometer-central.md` §6, byte for byte.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use sample::{to_python_json, Metadata, MeterForm, Sample, SampleType, Timestamp, Volume};
-use serde_json::json;
+use sample::{to_python_json, Metadata, MeterForm, Volume};
 
-fn vector_sample() -> Sample {
-    let md = json!({
-        "name": "v",
-        "attachments": [{"server_id": "x", "device": "/dev/vdb"}],
-        "tags": ["a", "b"],
-        "nested": {"z": 1, "a": {"b": null}},
-        "empty": {},
-        "flag": true,
-        "f": 0.1 + 0.2
-    });
-    Sample {
-        name: "volume.size".into(),
-        sample_type: SampleType::Gauge,
-        unit: "GiB".into(),
-        volume: Volume::Float(1.5),
-        user_id: None,
-        user_name: None,
-        project_id: Some("p1".into()),
-        project_name: None,
-        resource_id: "r1".into(),
-        timestamp: Timestamp::from_unix_micros(1_735_689_600_000_001),
-        resource_metadata: md.as_object().unwrap().clone(),
-        source: "openstack".into(),
-        id: "00000000-0000-0000-0000-000000000001".into(),
-        monotonic_time: None,
-    }
-}
+#[path = "fixtures/vector.rs"]
+mod vector;
+use vector::vector_sample;
 
 #[test]
 fn signature_vector_of_the_spec() {

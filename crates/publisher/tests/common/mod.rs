@@ -33,35 +33,10 @@ pub fn sample(i: usize) -> Sample {
     }
 }
 
-/// The signature vector sample of spec §6.2 (`volume.size`, metadata with lists of strings
-/// and dicts, a float that needs 17 digits): its Python 3 and Python 2 signatures differ.
-pub fn vector_sample() -> Sample {
-    let md = serde_json::json!({
-        "name": "v",
-        "attachments": [{"server_id": "x", "device": "/dev/vdb"}],
-        "tags": ["a", "b"],
-        "nested": {"z": 1, "a": {"b": null}},
-        "empty": {},
-        "flag": true,
-        "f": 0.1 + 0.2
-    });
-    Sample {
-        name: "volume.size".into(),
-        sample_type: SampleType::Gauge,
-        unit: "GiB".into(),
-        volume: Volume::Float(1.5),
-        user_id: None,
-        user_name: None,
-        project_id: Some("p1".into()),
-        project_name: None,
-        resource_id: "r1".into(),
-        timestamp: Timestamp::from_unix_micros(1_735_689_600_000_001),
-        resource_metadata: md.as_object().unwrap().clone(),
-        source: "openstack".into(),
-        id: "00000000-0000-0000-0000-000000000001".into(),
-        monotonic_time: None,
-    }
-}
+#[path = "../../../sample/tests/fixtures/vector.rs"]
+mod vector;
+#[allow(unused_imports)] // not every test binary uses it
+pub use vector::vector_sample;
 
 /// `message_signature` of [`vector_sample`] with secret `secret`, Python 3 (verified, spec §6.2).
 pub const MODERN_SIGNATURE: &str =
