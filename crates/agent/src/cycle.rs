@@ -117,11 +117,12 @@ pub fn cycle_members(view: &MembershipView, start_us: i64) -> CycleMembers {
         .collect()
 }
 
-/// tooz's ring over `members` (32 points per weight unit, as Ceilometer uses).
+/// tooz's ring over `members`, with [`coordination::RING_PARTITIONS`] points per weight
+/// unit (not Ceilometer's 32, whose shares are too uneven for the fleet to scale).
 pub fn ring_of<'a>(members: impl IntoIterator<Item = (&'a MemberId, u32)>) -> HashRing {
     #[allow(clippy::expect_used)]
-    let mut ring =
-        HashRing::new(partitioner::DEFAULT_PARTITIONS).expect("32 partitions is a valid ring");
+    let mut ring = HashRing::new(coordination::RING_PARTITIONS)
+        .expect("RING_PARTITIONS is a valid, non-zero partition count");
     for (id, w) in members {
         // Ids are unique (map keys) and weights ≥ 1, so adding cannot fail; a member that
         // somehow could not be added simply owns nothing.
@@ -311,6 +312,31 @@ mod tests {
                 owners.iter().filter(|a| a.owns(k.as_bytes())).count(),
                 1,
                 "{k}"
+            );
+        }
+    }
+
+    /// The reason for [`coordination::RING_PARTITIONS`]: no member of a fleet of 2, 4 or 8
+    /// (named as operators and the load benchmark name them) owns much more than 1/N.
+    #[test]
+    fn shares_are_close_to_even() {
+        assert!(coordination::DEFAULT_KEY_SCHEME
+            .ends_with(&format!("-p{}", coordination::RING_PARTITIONS)));
+        let keys: Vec<String> = (0..40_000).map(|i| format!("{i:08x}-key")).collect();
+        for n in [2usize, 4, 8] {
+            let ids: Vec<String> = (1..=n).map(|i| format!("agent-{i}")).collect();
+            let m = members(&ids.iter().map(String::as_str).collect::<Vec<_>>());
+            let ring = ring_of(m.iter().map(|(id, p)| (id, p.weight)));
+            let mut counts = BTreeMap::new();
+            for k in &keys {
+                if let Some(o) = ring.owner(k.as_bytes()) {
+                    *counts.entry(o.id().to_vec()).or_insert(0usize) += 1;
+                }
+            }
+            let largest = counts.values().copied().max().unwrap_or(0) as f64 / keys.len() as f64;
+            assert!(
+                largest * (n as f64) < 1.1,
+                "{n} members: the largest share is {largest:.3}, more than 10% above 1/{n}"
             );
         }
     }

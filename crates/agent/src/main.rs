@@ -173,6 +173,8 @@ fn cmd_ring_live(args: &ring_cmd::RingArgs, req: &LoadRequest) -> ExitCode {
     };
     let mut live = args.clone();
     live.members = group_cmd::ring_members(&members);
+    // Our agents' ring, unless asked for another.
+    live.partitions.get_or_insert(coordination::RING_PARTITIONS);
     if live.members.is_empty() {
         eprintln!("ceilometer-central ring: the group has no live ceilometer-central member; every key prints an empty line");
     }

@@ -28,9 +28,10 @@ pub struct RingArgs {
     #[arg(long = "member", value_name = "ID[,WEIGHT]")]
     pub members: Vec<String>,
 
-    /// Points per weight unit (tooz `partitions`; Ceilometer always uses 32).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARTITIONS)]
-    pub partitions: u32,
+    /// Points per weight unit (tooz `partitions`). Default: 32, as tooz and the Python
+    /// agents use, with `--member`; with a live group, the 1024 of our agents' ring.
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<u32>,
 
     /// How many distinct owners to print per key (tooz `replicas`).
     #[arg(long, value_name = "R", default_value_t = 1)]
@@ -125,7 +126,8 @@ fn parse_member(spec: &str) -> Result<(&str, u32), RingError> {
 
 /// Validates `args` and builds the ring they describe.
 fn build_ring(args: &RingArgs) -> Result<HashRing, RingError> {
-    if args.partitions == 0 {
+    let partitions = args.partitions.unwrap_or(DEFAULT_PARTITIONS);
+    if partitions == 0 {
         return Err(RingError::ZeroPartitions);
     }
     if args.replicas == 0 {
@@ -139,7 +141,7 @@ fn build_ring(args: &RingArgs) -> Result<HashRing, RingError> {
         }
         members.push((id, weight));
     }
-    Ok(HashRing::with_members(args.partitions, members)?)
+    Ok(HashRing::with_members(partitions, members)?)
 }
 
 /// Runs the command: validates `args`, then answers every key read from `input` on
@@ -194,7 +196,7 @@ mod tests {
     fn args(members: &[&str], partitions: u32, replicas: usize) -> RingArgs {
         RingArgs {
             members: members.iter().map(|m| (*m).to_owned()).collect(),
-            partitions,
+            partitions: Some(partitions),
             replicas,
             group: None,
             backend_url: None,
@@ -350,6 +352,15 @@ mod tests {
             "2",
         ])
         .unwrap();
-        assert_eq!(cli.ring, args(&["a,2", "b"], 32, 2));
+        // Without --partitions: tooz's 32 with --member (applied by `run`), ours live.
+        assert_eq!(
+            cli.ring,
+            RingArgs {
+                partitions: None,
+                ..args(&["a,2", "b"], 32, 2)
+            }
+        );
+        let cli = Cli::try_parse_from(["ring", "--member", "a", "--partitions", "1024"]).unwrap();
+        assert_eq!(cli.ring.partitions, Some(1024));
     }
 }

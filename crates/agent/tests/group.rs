@@ -102,7 +102,11 @@ async fn group_members_and_live_ring_see_the_joined_agents() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let ring = HashRing::with_members(32, [("ctl-a", 1u32), ("ctl-b", 2u32)]).unwrap();
+    let ring = HashRing::with_members(
+        coordination::RING_PARTITIONS,
+        [("ctl-a", 1u32), ("ctl-b", 2u32)],
+    )
+    .unwrap();
     let want: Vec<String> = keys
         .iter()
         .map(|k| {

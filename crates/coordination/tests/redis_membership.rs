@@ -223,9 +223,14 @@ async fn membership_keys_expiry_leave_and_cost() {
         .await
         .unwrap();
     let url = RedisUrl::parse(&redis.url()).unwrap();
-    let d = describe_members(&url, group, &MemberId::from("node-a"), "stable-v1")
-        .await
-        .unwrap();
+    let d = describe_members(
+        &url,
+        group,
+        &MemberId::from("node-a"),
+        coordination::DEFAULT_KEY_SCHEME,
+    )
+    .await
+    .unwrap();
     let mine = d.iter().find(|m| m.id == MemberId::from("node-a")).unwrap();
     assert!(mine.is_this_host && mine.kind == MemberKind::Ours && mine.is_alive());
     let py = d.iter().find(|m| m.id == MemberId::from("py-1")).unwrap();

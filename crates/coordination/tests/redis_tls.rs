@@ -53,7 +53,14 @@ async fn hexists(p: &Proc, auth: Option<&str>, field: &str) -> bool {
 
 async fn describe_err(url: &str) -> String {
     let url = RedisUrl::parse(url).unwrap();
-    match describe_members(&url, GROUP, &MemberId::from("x"), "stable-v1").await {
+    match describe_members(
+        &url,
+        GROUP,
+        &MemberId::from("x"),
+        coordination::DEFAULT_KEY_SCHEME,
+    )
+    .await
+    {
         Ok(m) => panic!("expected an error, got {m:?}"),
         Err(e) => {
             assert!(matches!(e, Error::Store(_)), "{e:?}");
@@ -90,7 +97,7 @@ async fn membership_and_describe_over_tls() {
         &RedisUrl::parse(&url_a).unwrap(),
         GROUP,
         &MemberId::from("node-b"),
-        "stable-v1",
+        coordination::DEFAULT_KEY_SCHEME,
     )
     .await
     .unwrap();
@@ -141,7 +148,7 @@ async fn mutual_tls_wrong_ca_wrong_name_and_plain_to_tls() {
         &RedisUrl::parse(&with_cert).unwrap(),
         GROUP,
         &MemberId::from("node-a"),
-        "stable-v1",
+        coordination::DEFAULT_KEY_SCHEME,
     )
     .await
     .unwrap();
@@ -157,7 +164,7 @@ async fn mutual_tls_wrong_ca_wrong_name_and_plain_to_tls() {
         &RedisUrl::parse(&combined).unwrap(),
         GROUP,
         &MemberId::from("x"),
-        "stable-v1",
+        coordination::DEFAULT_KEY_SCHEME,
     )
     .await
     .unwrap();
@@ -252,7 +259,7 @@ async fn sentinels_over_tls_resolve_a_tls_master() {
         &RedisUrl::parse(&url).unwrap(),
         GROUP,
         &MemberId::from("node-a"),
-        "stable-v1",
+        coordination::DEFAULT_KEY_SCHEME,
     )
     .await
     .unwrap();
