@@ -207,18 +207,15 @@ fn poll_kinds(meters: &[String]) -> Vec<&'static str> {
         })
     };
     let mut k = Vec::new();
+    // One read of each account per cycle, `HEAD` or `GET`, whichever meters are polled.
     if m(&[
         "storage.objects",
         "storage.objects.size",
         "storage.objects.containers",
-    ]) {
-        k.push("swift.head_account");
-    }
-    if m(&[
         "storage.containers.objects",
         "storage.containers.objects.size",
     ]) {
-        k.push("swift.get_account");
+        k.push("swift.account");
     }
     if m(&[
         "radosgw.objects",

@@ -285,7 +285,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let offset = clock.now_us() - sim.stats().now().as_micros() as i64;
         let to_sim = |us: i64| Duration::from_micros((us - offset).max(0) as u64);
         let cov = sim.stats().coverage(
-            PollKind::SwiftHeadAccount,
+            PollKind::SwiftAccount,
             &projects,
             to_sim(c.start_us()),
             to_sim(c.end_us()),

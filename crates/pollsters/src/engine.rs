@@ -290,8 +290,10 @@ pub(crate) struct Cycle<'a> {
     owned: AtomicUsize,
     pub(crate) samples: AtomicUsize,
     pub(crate) run: AtomicUsize,
-    pub(crate) swift_head: Cache<crate::swift::Head>,
-    pub(crate) swift_get: Cache<Vec<crate::swift::Container>>,
+    /// Swift accounts read this cycle, shared by the five `storage.*` meters.
+    pub(crate) swift_account: Cache<crate::swift::Account>,
+    /// Whether a container meter runs this cycle, so accounts are read with `GET`.
+    pub(crate) swift_list: std::sync::atomic::AtomicBool,
     pub(crate) rgw_bucket: Cache<crate::rgw::Buckets>,
     pub(crate) rgw_usage: Cache<i64>,
     /// Barbican secret payloads (credentials of dynamic pollsters), by secret id.
@@ -431,7 +433,7 @@ impl<'a> Emitter<'a> {
         if self.batch.is_empty() || self.closed {
             return;
         }
-        let samples = std::mem::take(&mut self.batch);
+        let samples = std::mem::replace(&mut self.batch, Vec::with_capacity(self.size.min(1024)));
         let n = samples.len();
         let b = SampleBatch {
             source: self.source.to_owned(),
@@ -578,8 +580,8 @@ impl Engine {
                 }
             }
         }
-        cy.swift_head.set_readers(head_readers);
-        cy.swift_get.set_readers(get_readers);
+        cy.swift_account.set_readers(head_readers + get_readers);
+        cy.swift_list.store(get_readers > 0, Ordering::Relaxed);
         for src in &req.sources {
             for p in Pollster::ALL {
                 if src.meters.matches(p.name()) {

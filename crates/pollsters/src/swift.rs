@@ -1,6 +1,7 @@
-//! Swift v1 `storage.*` pollsters over the `tenant` discovery: one `HEAD` per account
-//! (shared by the three account meters through the cycle cache) and one listing per
-//! account (shared by the two container meters), each bounded, timed and retried.
+//! Swift v1 `storage.*` pollsters over the `tenant` discovery: one read per account and
+//! cycle, shared by every Swift meter through the cycle cache — a `HEAD` when only the
+//! three account meters are polled, the listing (`GET`, whose headers carry the same
+//! totals) when a container meter is — bounded, timed and retried.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use serde_json::Value;
 use crate::engine::{Cycle, Inner};
 use crate::meter::{Failure, SampleCtx};
 
-/// Account totals from the `HEAD`.
+/// Account totals: the `X-Account-*` headers of a `HEAD` or of the listing.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Head {
     objects: i64,
@@ -82,69 +83,88 @@ fn header_int(h: &reqwest::header::HeaderMap, name: &str) -> Result<i64, String>
         .ok_or_else(|| format!("missing or invalid {name}"))
 }
 
-async fn head(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Result<Arc<Head>, Failure> {
+/// One read of an account, shared by every Swift meter of the cycle: its totals (the
+/// `X-Account-*` headers) and, when a container meter wants them, its containers.
+///
+/// When both kinds of meters are polled, one `GET` serves all five: the API reference's
+/// account listing answers with the same `X-Account-*` headers as `HEAD`. Upstream makes a
+/// `HEAD` and a `GET` per account, twice the requests on the proxies for the same data.
+pub(crate) struct Account {
+    totals: Result<Head, Failure>,
+    containers: Option<Result<Vec<Container>, Failure>>,
+}
+
+fn totals(h: &reqwest::header::HeaderMap) -> Result<Head, String> {
+    Ok(Head {
+        objects: header_int(h, "x-account-object-count")?,
+        bytes: header_int(h, "x-account-bytes-used")?,
+        containers: header_int(h, "x-account-container-count")?,
+    })
+}
+
+/// Reads the account: `HEAD`, or the listing (following markers) when `list`. A failed
+/// call fails every meter; unreadable headers or an unreadable listing fail only the
+/// meters that need them (each counted once in `skipped`).
+async fn read(
+    inner: &Inner,
+    cy: &Cycle<'_>,
+    url: &str,
+    list: bool,
+) -> Result<Arc<Account>, Failure> {
     let service = inner.cfg.service_types.swift.as_str();
-    let reply = inner
-        .api
-        .call(service, Method::HEAD, url, &[])
-        .await
-        .map_err(|e| {
+    let call = |u: String, method: Method| async move {
+        inner.api.call(service, method, &u, &[]).await.map_err(|e| {
             if !e.is_not_found() {
                 cy.error(service);
             }
             Failure::Api(e)
-        })?;
-    let h = &reply.headers;
-    let parse = || -> Result<Head, String> {
-        Ok(Head {
-            objects: header_int(h, "x-account-object-count")?,
-            bytes: header_int(h, "x-account-bytes-used")?,
-            containers: header_int(h, "x-account-container-count")?,
         })
     };
-    parse().map(Arc::new).map_err(|e| {
+    let bad = |e: String| {
         cy.skip(1);
         Failure::BadData(e)
-    })
-}
-
-async fn list(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Result<Arc<Vec<Container>>, Failure> {
-    let service = inner.cfg.service_types.swift.as_str();
-    let mut out: Vec<Container> = Vec::new();
+    };
+    if !list {
+        let reply = call(url.to_owned(), Method::HEAD).await?;
+        return Ok(Arc::new(Account {
+            totals: totals(&reply.headers).map_err(bad),
+            containers: None,
+        }));
+    }
     // Upstream reads a single page (10 000 containers at most); we follow markers.
     const LIMIT: usize = 10_000;
-    let mut marker: Option<String> = None;
-    loop {
-        let u = match &marker {
-            None => format!("{url}?format=json&limit={LIMIT}"),
-            Some(m) => format!(
-                "{url}?format=json&limit={LIMIT}&marker={}",
-                crate::sigv4::uri_encode(m)
-            ),
+    let page_url = |marker: Option<&str>| match marker {
+        None => format!("{url}?format=json&limit={LIMIT}"),
+        Some(m) => format!(
+            "{url}?format=json&limit={LIMIT}&marker={}",
+            crate::sigv4::uri_encode(m)
+        ),
+    };
+    let first = call(page_url(None), Method::GET).await?;
+    let head = totals(&first.headers).map_err(bad);
+    let mut out: Vec<Container> = Vec::new();
+    let mut body = first.body;
+    let containers = loop {
+        let (page, skipped) = match parse_containers(&body) {
+            Ok(p) => p,
+            Err(e) => break Err(bad(e)),
         };
-        let reply = inner
-            .api
-            .call(service, Method::GET, &u, &[])
-            .await
-            .map_err(|e| {
-                if !e.is_not_found() {
-                    cy.error(service);
-                }
-                Failure::Api(e)
-            })?;
-        let (page, skipped) = parse_containers(&reply.body).map_err(|e| {
-            cy.skip(1);
-            Failure::BadData(e)
-        })?;
         cy.skip(skipped);
         let full = page.len() + skipped >= LIMIT;
-        marker = page.last().map(|c| c.name.clone());
+        let marker = page.last().map(|c| c.name.clone());
         out.extend(page);
-        if !full || marker.is_none() {
-            break;
+        let Some(m) = marker.filter(|_| full) else {
+            break Ok(std::mem::take(&mut out));
+        };
+        match call(page_url(Some(&m)), Method::GET).await {
+            Ok(r) => body = r.body,
+            Err(e) => break Err(e),
         }
-    }
-    Ok(Arc::new(out))
+    };
+    Ok(Arc::new(Account {
+        totals: head,
+        containers: Some(containers),
+    }))
 }
 
 /// Samples of one Swift meter for one tenant.
@@ -161,10 +181,15 @@ pub(crate) async fn poll(
     let s = |name: &str, unit: &str, v: i64, rid: String, md: sample::Metadata| {
         c.gauge(name, unit, Volume::Int(v), None, Some(t.clone()), rid, md)
     };
+    let cell = cy.swift_account.cell(tenant);
+    let list = cy.swift_list.load(std::sync::atomic::Ordering::Relaxed);
+    let account = cell
+        .get_or_init(|| read(inner, cy, &url, list))
+        .await
+        .clone()?;
     match m {
         SwiftMeter::Objects | SwiftMeter::ObjectsSize | SwiftMeter::ObjectsContainers => {
-            let cell = cy.swift_head.cell(tenant);
-            let h = cell.get_or_init(|| head(inner, cy, &url)).await.clone()?;
+            let h = account.totals.clone()?;
             let md = sample::Metadata::new();
             Ok(vec![match m {
                 SwiftMeter::Objects => s("storage.objects", "object", h.objects, t.clone(), md),
@@ -179,8 +204,16 @@ pub(crate) async fn poll(
             }])
         }
         SwiftMeter::ContainersObjects | SwiftMeter::ContainersObjectsSize => {
-            let cell = cy.swift_get.cell(tenant);
-            let list = cell.get_or_init(|| list(inner, cy, &url)).await.clone()?;
+            let list = match &account.containers {
+                Some(c) => c.as_ref().map_err(Clone::clone)?,
+                // Planned as HEAD-only, yet a container meter runs (not expected): skip
+                // rather than make a second call per account.
+                None => {
+                    return Err(Failure::BadData(
+                        "account read without its listing this cycle".into(),
+                    ))
+                }
+            };
             Ok(list
                 .iter()
                 .map(|ct| {

@@ -205,7 +205,7 @@ async fn malformed_answer_skips_that_resource_only() {
     .await;
     let projects = sim.project_ids().len();
     let c = count(&b);
-    // HEADs have no body: the account meters are all there.
+    // The garbled listings' headers are intact: the account meters are all there.
     assert_eq!(c.get("storage.objects"), Some(&projects));
     assert_eq!(c.get("image.size"), Some(&7));
     // Every non-empty account listing was garbled (an empty `[]` cannot be): skipped and
@@ -220,6 +220,45 @@ async fn malformed_answer_skips_that_resource_only() {
         .count();
     assert!(with_containers > 0);
     assert_eq!(r.skipped, with_containers, "{r:?}");
+    sim.shutdown().await;
+}
+
+/// The five `storage.*` meters read each account once: the listing's headers carry the
+/// totals a `HEAD` would give. With only the account meters, a `HEAD` (no listing) does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_swift_read_per_account_serves_every_storage_meter() {
+    let sim = sim(small()).await;
+    let e = engine(&sim);
+    let projects = sim.project_ids().len();
+    let (b, r) = cycle(&e, vec![source("s", &["storage.*"])], 50, &all).await;
+    assert!(r.errors.is_empty(), "{r:?}");
+    let c = count(&b);
+    for m in [
+        "storage.objects",
+        "storage.objects.size",
+        "storage.objects.containers",
+    ] {
+        assert_eq!(c.get(m), Some(&projects), "{m}");
+    }
+    let containers: usize = sim
+        .model()
+        .projects
+        .snap()
+        .values()
+        .map(|p| p.containers.len())
+        .sum();
+    assert!(containers > 0);
+    assert_eq!(c.get("storage.containers.objects"), Some(&containers));
+    assert_eq!(c.get("storage.containers.objects.size"), Some(&containers));
+    let st = sim.stats();
+    let n = |api| st.count("agent-1", Service::ObjectStore, api);
+    assert_eq!(n("HEAD /v1/{account}"), 0);
+    assert_eq!(n("GET /v1/{account}"), projects as u64);
+
+    let (b, _) = cycle(&e, vec![source("s", &["storage.objects*"])], 50, &all).await;
+    assert_eq!(count(&b).get("storage.objects.size"), Some(&projects));
+    assert_eq!(n("HEAD /v1/{account}"), projects as u64);
+    assert_eq!(n("GET /v1/{account}"), projects as u64);
     sim.shutdown().await;
 }
 

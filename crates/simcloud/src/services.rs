@@ -656,6 +656,7 @@ fn swift(st: &State, r: &mut Req) -> Resp {
             },
             hex32(pid),
         ));
+        r.polls.push((PollKind::SwiftAccount, hex32(pid)));
     }
     let mut resp = if is_head {
         let mut x = text_resp(204, "text/plain; charset=utf-8", Bytes::new());
@@ -1164,7 +1165,7 @@ pub(crate) fn sim_control(
         }
         ("GET", "coverage") => {
             let Some(kind) = q.get("kind").and_then(PollKind::from_name) else {
-                return bad("kind must be one of swift.head_account, swift.get_account, rgw.bucket, rgw.usage, dns.recordsets".into());
+                return bad("kind must be one of swift.head_account, swift.get_account, swift.account, rgw.bucket, rgw.usage, dns.recordsets".into());
             };
             let from = std::time::Duration::from_micros(
                 q.get("from_us").and_then(|x| x.parse().ok()).unwrap_or(0),

@@ -47,6 +47,10 @@ pub enum PollKind {
     SwiftHeadAccount,
     /// Swift `GET /v1/AUTH_<project>?format=json` (key: project id).
     SwiftGetAccount,
+    /// Either of the two: a read of the account's totals, whatever the method (key: project
+    /// id). An agent that serves every `storage.*` meter from one `GET` polls each account
+    /// once per cycle here; one that makes a `HEAD` and a `GET` polls it twice.
+    SwiftAccount,
     /// RadosGW `GET /admin/bucket?uid=<uid>&stats=true` (key: project id).
     RgwBucket,
     /// RadosGW `GET /admin/usage?uid=<uid>` (key: project id).
@@ -57,9 +61,10 @@ pub enum PollKind {
 
 impl PollKind {
     /// Every kind.
-    pub const ALL: [PollKind; 5] = [
+    pub const ALL: [PollKind; 6] = [
         PollKind::SwiftHeadAccount,
         PollKind::SwiftGetAccount,
+        PollKind::SwiftAccount,
         PollKind::RgwBucket,
         PollKind::RgwUsage,
         PollKind::DnsRecordsets,
@@ -70,6 +75,7 @@ impl PollKind {
         match self {
             PollKind::SwiftHeadAccount => "swift.head_account",
             PollKind::SwiftGetAccount => "swift.get_account",
+            PollKind::SwiftAccount => "swift.account",
             PollKind::RgwBucket => "rgw.bucket",
             PollKind::RgwUsage => "rgw.usage",
             PollKind::DnsRecordsets => "dns.recordsets",

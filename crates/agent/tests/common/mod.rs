@@ -195,7 +195,7 @@ impl Harness {
     /// Coverage of Swift accounts in cycle `k`: (table line, missed, duplicated).
     pub fn coverage(&self, label: &str, k: i64) -> (String, usize, usize) {
         let cov = self.sim.stats().coverage(
-            PollKind::SwiftHeadAccount,
+            PollKind::SwiftAccount,
             &self.projects,
             self.sim_time(cycle_start(k)),
             self.sim_time(cycle_start(k + 1)),
