@@ -57,7 +57,7 @@ async fn fetch(inner: &Inner, secret_id: &str) -> Result<Payload, Failure> {
         HeaderValue::from_static("text/plain"),
     )];
     let reply = inner.api.get_with(SERVICE, &url, &accept, timeout).await?;
-    Ok(Payload(reply.body))
+    Ok(Payload(reply.body.to_vec()))
 }
 
 /// The payload of `secret_id`, read once per cycle. A failure is logged and counted once

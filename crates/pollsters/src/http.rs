@@ -56,7 +56,8 @@ pub(crate) struct Reply {
     /// The 2xx status.
     pub status: u16,
     pub headers: HeaderMap,
-    pub body: Vec<u8>,
+    /// The body as hyper collected it (no copy: a listing page is a megabyte or more).
+    pub body: bytes::Bytes,
 }
 
 static RING: Once = Once::new();
@@ -285,10 +286,10 @@ impl Http {
                 rb = rb.body(b.clone());
             }
             let err = match rb.send().await {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     let status = resp.status().as_u16();
                     Self::count(req.service, &status.to_string());
-                    let headers = resp.headers().clone();
+                    let headers = std::mem::take(resp.headers_mut());
                     let retryable = status == 429 || (500..600).contains(&status);
                     if retryable && attempt < self.retry.retries {
                         let wait = if status == 429 {
@@ -311,11 +312,11 @@ impl Http {
                         });
                     }
                     match resp.bytes().await {
-                        Ok(b) => {
+                        Ok(body) => {
                             return Ok(Reply {
                                 status,
                                 headers,
-                                body: b.to_vec(),
+                                body,
                             })
                         }
                         Err(e) => e,

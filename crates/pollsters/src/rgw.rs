@@ -129,7 +129,7 @@ async fn get(
     what: &str,
     uid: &str,
     stats: bool,
-) -> Result<Vec<u8>, Failure> {
+) -> Result<bytes::Bytes, Failure> {
     let (Some(access), Some(secret)) = (
         inner.cfg.rgw_admin.access_key.as_deref(),
         inner.cfg.rgw_admin.secret_key.as_deref(),
