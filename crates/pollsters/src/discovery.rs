@@ -166,8 +166,11 @@ pub(crate) struct ListSpec {
 /// One parsed page of a listing.
 #[derive(Debug, Default)]
 pub struct Page {
-    /// Resources on the page.
+    /// Resources on the page (this agent's share when parsed with a partition filter).
     pub resources: Vec<Resource>,
+    /// Other agents' entries: only counted, not kept (at 4 agents three quarters of every
+    /// listing; keeping their keys was most of a large cloud's discovery memory).
+    pub foreign: usize,
     /// Entries that were not usable objects (logged, counted in `CycleReport::skipped`).
     pub skipped: usize,
     /// The next page, as the service wrote it.
@@ -401,9 +404,10 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
                 None
             };
             match r {
-                Some(Some(r)) => self.page.resources.push(r),
+                Some(Parsed::Ours(r)) => self.page.resources.push(r),
+                Some(Parsed::Foreign) => self.page.foreign += 1,
                 // Dropped by the listing's own rule (upstream's firewall status filter).
-                Some(None) => {}
+                Some(Parsed::Dropped) => {}
                 None => {
                     tracing::warn!(
                         discovery = self.spec.name,
@@ -496,13 +500,18 @@ fn raw_str<'a>(fields: &'a Fields<'_>, name: &str) -> Option<Cow<'a, str>> {
         .map(|n| n.0)
 }
 
-/// Builds one entry's resource: `None` when it has no usable key, `Some(None)` when the
-/// listing's own rule drops it. Duplicate names keep the last value, as a JSON object does.
-fn entry(
-    spec: &ListSpec,
-    fields: &Fields<'_>,
-    owns: Owns<'_>,
-) -> Result<Option<Option<Resource>>, String> {
+/// What became of a listing entry with a usable key.
+enum Parsed {
+    Ours(Resource),
+    /// Another agent's: counted as seen, not kept.
+    Foreign,
+    /// Dropped by the listing's own rule.
+    Dropped,
+}
+
+/// Builds one entry's resource: `None` when it has no usable key. Duplicate names keep the
+/// last value, as a JSON object does.
+fn entry(spec: &ListSpec, fields: &Fields<'_>, owns: Owns<'_>) -> Result<Option<Parsed>, String> {
     let key = match spec.key {
         KeyField::Field(f) => match raw_str(fields, f) {
             Some(k) => k.into_owned(),
@@ -519,11 +528,11 @@ fn entry(
     if spec.name == "fw_services" && raw_str(fields, "status").as_deref() == Some("error") {
         // Upstream drops firewall groups whose status is the lower-case string "error"
         // (Neutron reports upper case, so nothing is dropped in practice).
-        return Ok(Some(None));
+        return Ok(Some(Parsed::Dropped));
     }
     if let Some(owns) = owns {
         if !owns(key.as_bytes()) {
-            return Ok(Some(Some(Resource::bare(spec.kind, &key))));
+            return Ok(Some(Parsed::Foreign));
         }
     }
     let mut attrs: Vec<(&'static str, Value)> = Vec::with_capacity(spec.keep.len());
@@ -533,7 +542,7 @@ fn entry(
             attrs.push((k, v));
         }
     }
-    Ok(Some(Some(Resource {
+    Ok(Some(Parsed::Ours(Resource {
         key: Arc::from(key.as_str()),
         kind: spec.kind,
         attrs: Some(Arc::from(attrs)),
@@ -549,14 +558,14 @@ fn strip_suffix<'a>(url: &'a str, suffix: &str) -> &'a str {
 }
 
 /// Runs discovery `url` (`name` or `name:param`) once per cycle; later callers share it.
-pub(crate) async fn discover(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Arc<Vec<Resource>> {
+pub(crate) async fn discover(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Arc<Found> {
     let cell = cy.discovery_cell(url);
     cell.get_or_init(|| async { Arc::new(run(inner, cy, url).await) })
         .await
         .clone()
 }
 
-async fn run(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Vec<Resource> {
+async fn run(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Found {
     let (name, param) = match url.split_once(':') {
         Some((n, p)) => (n, Some(p.trim_start_matches("//"))),
         None => (url, None),
@@ -566,17 +575,17 @@ async fn run(inner: &Inner, cy: &Cycle<'_>, url: &str) -> Vec<Resource> {
         "endpoint" => endpoints(inner, cy, param.unwrap_or_default()).await,
         _ => match listing_spec(name) {
             Some(spec) => {
-                let mut out = Vec::new();
+                let mut out = Found::default();
                 if let Some(mut l) = lister(inner, cy, spec).await {
                     while let Some(page) = l.next_page(inner, cy).await {
-                        out.extend(page);
+                        out.append(page);
                     }
                 }
                 out
             }
             None => {
                 tracing::warn!(discovery = url, "Unknown discovery extension");
-                Vec::new()
+                Found::default()
             }
         },
     }
@@ -608,8 +617,35 @@ async fn lister(inner: &Inner, cy: &Cycle<'_>, spec: &'static ListSpec) -> Optio
     Some(Lister::new(spec, &stype, &base, first))
 }
 
+/// What a discovery (or one page of it) found: this agent's resources, and how many entries
+/// were other agents' (counted as seen by every pollster reading them, never kept).
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) foreign: usize,
+}
+
+impl Found {
+    /// Resources that are all candidates (static resources, endpoints, domains).
+    pub(crate) fn all(resources: Vec<Resource>) -> Found {
+        Found {
+            resources,
+            foreign: 0,
+        }
+    }
+
+    pub(crate) fn append(&mut self, mut other: Found) {
+        self.foreign += other.foreign;
+        if self.resources.is_empty() {
+            self.resources = other.resources;
+        } else {
+            self.resources.append(&mut other.resources);
+        }
+    }
+}
+
 /// One page of a streamed listing, shared (not copied) by every pollster reading it.
-pub(crate) type SharedPage = Arc<Vec<Resource>>;
+pub(crate) type SharedPage = Arc<Found>;
 
 /// Pages of one discovery for one pollster run; ends (`None`) when the listing does.
 pub(crate) type PageFeed = tokio::sync::mpsc::Receiver<SharedPage>;
@@ -716,11 +752,12 @@ async fn produce(
     let all = cell
         .get_or_init(|| async {
             fed.store(true, std::sync::atomic::Ordering::Relaxed);
-            let mut all = Vec::new();
+            let mut all = Found::default();
             if let Some(mut l) = lister(inner, cy, spec).await {
                 while let Some(page) = l.next_page(inner, cy).await {
                     let page = Arc::new(page);
-                    all.extend(page.iter().cloned());
+                    all.resources.extend(page.resources.iter().cloned());
+                    all.foreign += page.foreign;
                     send_all(subs, &page).await;
                 }
             }
@@ -729,8 +766,15 @@ async fn produce(
         .await
         .clone();
     if !fed.load(std::sync::atomic::Ordering::Relaxed) {
-        for chunk in all.chunks(1000) {
-            send_all(subs, &Arc::new(chunk.to_vec())).await;
+        for chunk in all.resources.chunks(1000) {
+            send_all(subs, &Arc::new(Found::all(chunk.to_vec()))).await;
+        }
+        if all.foreign > 0 {
+            let rest = Found {
+                resources: Vec::new(),
+                foreign: all.foreign,
+            };
+            send_all(subs, &Arc::new(rest)).await;
         }
     }
 }
@@ -743,11 +787,11 @@ pub(crate) async fn list_all(
     service: &str,
     base: &str,
     first: String,
-) -> Vec<Resource> {
-    let mut out = Vec::new();
+) -> Found {
+    let mut out = Found::default();
     let mut l = Lister::new(spec, service, base, first);
     while let Some(page) = l.next_page(inner, cy).await {
-        out.extend(page);
+        out.append(page);
     }
     out
 }
@@ -773,11 +817,7 @@ impl<'a> Lister<'a> {
     }
 
     /// The next page's resources; `None` at the end or after a failure (logged, counted).
-    pub(crate) async fn next_page(
-        &mut self,
-        inner: &Inner,
-        cy: &Cycle<'_>,
-    ) -> Option<Vec<Resource>> {
+    pub(crate) async fn next_page(&mut self, inner: &Inner, cy: &Cycle<'_>) -> Option<Found> {
         let spec = self.spec;
         let service = self.service.as_str();
         let url = self.url.take()?;
@@ -828,25 +868,30 @@ impl<'a> Lister<'a> {
         let page = page?;
         cy.skip(page.skipped);
         self.url = page.next.map(|n| join_next(&self.base, &n));
-        Some(page.resources)
+        Some(Found {
+            resources: page.resources,
+            foreign: page.foreign,
+        })
     }
 }
 
-async fn endpoints(inner: &Inner, cy: &Cycle<'_>, service_type: &str) -> Vec<Resource> {
+async fn endpoints(inner: &Inner, cy: &Cycle<'_>, service_type: &str) -> Found {
     match inner.api.token().await {
         Ok(t) => {
             let urls = inner.api.session.urls(&t, service_type);
             if urls.is_empty() {
                 tracing::warn!(service_type, "No endpoints found for service");
             }
-            urls.iter()
-                .map(|u| Resource::bare(Kind::Endpoint, u))
-                .collect()
+            Found::all(
+                urls.iter()
+                    .map(|u| Resource::bare(Kind::Endpoint, u))
+                    .collect(),
+            )
         }
         Err(e) => {
             tracing::error!(discovery = "endpoint", error = %e, "Skipping discovery: keystone issue");
             cy.error("identity");
-            Vec::new()
+            Found::default()
         }
     }
 }
@@ -869,13 +914,13 @@ mod tests {
         assert_eq!(page.skipped, 2);
         assert_eq!(page.next.as_deref(), Some("/v2/images?marker=c"));
         let keys: Vec<&str> = page.resources.iter().map(Resource::key).collect();
-        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(keys, ["a", "c"], "another agent's entry is not kept");
+        assert_eq!(page.foreign, 1, "but counted");
         assert_eq!(page.resources[0].get("size"), Some(&Value::from(1)));
         assert_eq!(page.resources[0].str("name"), Some("x"));
         assert_eq!(page.resources[0].get("extra"), None, "not a kept field");
-        assert_eq!(page.resources[1].get("size"), None, "another agent's entry");
         // Duplicate names: the last one wins, as in a JSON object; escaped names decode.
-        assert_eq!(page.resources[2].get("size"), Some(&Value::from(4)));
+        assert_eq!(page.resources[1].get("size"), Some(&Value::from(4)));
     }
 
     #[test]

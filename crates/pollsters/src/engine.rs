@@ -16,7 +16,7 @@ use tokio::sync::mpsc::Sender;
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-use crate::discovery::{discover, Kind, Resource};
+use crate::discovery::{discover, Found, Kind, Resource};
 use crate::dynpoll::{DynFailure, DynPollster, ExtraCache};
 use crate::error::EngineError;
 use crate::hardware::SnmpSettings;
@@ -166,7 +166,7 @@ pub(crate) fn intern(name: &str) -> &'static str {
 type Cell<T> = Arc<OnceCell<Result<Arc<T>, Failure>>>;
 
 /// One discovery's shared, once-computed result.
-type DiscoveryCell = Arc<OnceCell<Arc<Vec<Resource>>>>;
+type DiscoveryCell = Arc<OnceCell<Arc<Found>>>;
 
 /// (source, pollster) → blacklisted key → since when.
 type Blacklist = HashMap<(String, &'static str), HashMap<Arc<str>, Instant>>;
@@ -176,12 +176,12 @@ type Blacklist = HashMap<(String, &'static str), HashMap<Arc<str>, Instant>>;
 /// dropped from `m`, so it is polled when discovered again.
 fn still_blacklisted(
     m: &mut HashMap<Arc<str>, Instant>,
-    lists: &[Arc<Vec<Resource>>],
+    lists: &[Arc<Found>],
     now: Instant,
 ) -> HashSet<Arc<str>> {
     let present: HashSet<&str> = lists
         .iter()
-        .flat_map(|l| l.iter().map(Resource::key))
+        .flat_map(|l| l.resources.iter().map(Resource::key))
         .collect();
     m.retain(|k, since| present.contains(&**k) && now.duration_since(*since) < BLACKLIST_TTL);
     m.keys().cloned().collect()
@@ -307,13 +307,16 @@ impl Cycle<'_> {
     fn take_owned_new(
         &self,
         pollster: &'static str,
-        lists: &[Arc<Vec<Resource>>],
+        lists: &[Arc<Found>],
         owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
     ) -> Vec<Resource> {
+        for l in lists {
+            self.seen.fetch_add(l.foreign, Ordering::Relaxed);
+        }
         let mut hist = self.history.lock().unwrap_or_else(|e| e.into_inner());
         let done = hist.entry(pollster).or_default();
         let mut out = Vec::new();
-        for r in lists.iter().flat_map(|l| l.iter()) {
+        for r in lists.iter().flat_map(|l| l.resources.iter()) {
             if !owns(r.key().as_bytes()) {
                 self.count_seen();
                 continue;
@@ -651,9 +654,9 @@ impl Engine {
         {
             let inner = &*self.inner;
             // Candidates: static resources + the source's discoveries, else the default.
-            let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
+            let mut lists: Vec<Arc<Found>> = Vec::new();
             if !src.resources.is_empty() {
-                lists.push(Arc::new(static_resources(src)));
+                lists.push(Arc::new(Found::all(static_resources(src))));
             }
             for d in &src.discovery {
                 lists.push(discover(inner, cy, d).await);
@@ -707,9 +710,9 @@ impl Engine {
         out: &Sender<SampleBatch>,
     ) {
         let inner = &*self.inner;
-        let mut lists: Vec<Arc<Vec<Resource>>> = Vec::new();
+        let mut lists: Vec<Arc<Found>> = Vec::new();
         if !src.resources.is_empty() {
-            lists.push(Arc::new(static_resources(src)));
+            lists.push(Arc::new(Found::all(static_resources(src))));
         }
         for d in &src.discovery {
             lists.push(discover(inner, cy, d).await);
@@ -718,10 +721,10 @@ impl Engine {
             // Non-OpenStack (with Barbican credentials or not): the one resource is the URL.
             match dp.default_discovery() {
                 Some(d) => lists.push(discover(inner, cy, &d).await),
-                None => lists.push(Arc::new(vec![Resource::bare(
+                None => lists.push(Arc::new(Found::all(vec![Resource::bare(
                     Kind::Static,
                     &dp.own_resource(),
-                )])),
+                )]))),
             }
         }
         let selected = cy.take_owned_new(dp.name, &lists, owns);
@@ -791,7 +794,7 @@ impl Engine {
         cy: &Cycle<'_>,
         src: &ceilometer_config::Source,
         p: Pollster,
-        lists: &[Arc<Vec<Resource>>],
+        lists: &[Arc<Found>],
         owns: &(dyn Fn(&[u8]) -> bool + Send + Sync),
     ) -> Vec<Resource> {
         let now = Instant::now();
@@ -969,7 +972,7 @@ mod tests {
     async fn a_blacklisted_resource_is_forgiven_after_the_ttl() {
         let listed = Resource::bare(Kind::Project, "p-1");
         let other = Resource::bare(Kind::Project, "p-2");
-        let lists = [Arc::new(vec![listed.clone(), other.clone()])];
+        let lists = [Arc::new(Found::all(vec![listed.clone(), other.clone()]))];
         let mut m: HashMap<Arc<str>, Instant> = HashMap::new();
         m.insert(listed.key_arc().clone(), Instant::now());
 
@@ -993,12 +996,16 @@ mod tests {
         m.insert(gone.key_arc().clone(), Instant::now());
         m.insert(kept.key_arc().clone(), Instant::now());
         tokio::time::advance(Duration::from_secs(1)).await;
-        let blk = still_blacklisted(&mut m, &[Arc::new(vec![kept.clone()])], Instant::now());
+        let blk = still_blacklisted(
+            &mut m,
+            &[Arc::new(Found::all(vec![kept.clone()]))],
+            Instant::now(),
+        );
         assert_eq!(blk, HashSet::from([kept.key_arc().clone()]));
         // Back in discovery, `gone` is no longer skipped.
         let blk = still_blacklisted(
             &mut m,
-            &[Arc::new(vec![gone.clone(), kept.clone()])],
+            &[Arc::new(Found::all(vec![gone.clone(), kept.clone()]))],
             Instant::now(),
         );
         assert!(!blk.contains(gone.key()), "{blk:?}");

@@ -311,7 +311,7 @@ impl Http {
                             status,
                         });
                     }
-                    match resp.bytes().await {
+                    match read_body(&mut resp).await {
                         Ok(body) => {
                             return Ok(Reply {
                                 status,
@@ -348,6 +348,29 @@ impl Http {
             });
         }
     }
+}
+
+/// Reads a body chunk by chunk into one buffer sized from its length. reqwest's `bytes()`
+/// holds every chunk and then a copy of all of them, twice a listing's size at the peak (a
+/// Keystone project list of a large cloud is tens of megabytes); here a chunk is dropped
+/// as soon as it is copied. A body in one chunk is returned as it came, without a copy.
+async fn read_body(resp: &mut reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
+    // The length is a hint, never trusted beyond 64 MiB for the reservation.
+    let hint = resp.content_length().unwrap_or(0).min(64 << 20) as usize;
+    let mut first: Option<bytes::Bytes> = None;
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = resp.chunk().await? {
+        match first.take() {
+            None if buf.is_empty() => first = Some(chunk),
+            None => buf.extend_from_slice(&chunk),
+            Some(f) => {
+                buf.reserve(hint.max(f.len() + chunk.len()));
+                buf.extend_from_slice(&f);
+                buf.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| buf.freeze()))
 }
 
 /// Resolves a `next` link against the URL it came from: absolute URLs as they are,

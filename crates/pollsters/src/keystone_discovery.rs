@@ -2,7 +2,7 @@
 //! `[polling] ignore_disabled_projects` filtering both domains and projects (27.0.0 silently
 //! dropped the domain filter). The partition key of a project is its id.
 
-use crate::discovery::{list_all, KeyField, Kind, ListSpec, Next, Resource};
+use crate::discovery::{list_all, Found, KeyField, Kind, ListSpec, Next, Resource};
 use crate::engine::{Cycle, Inner};
 use crate::keystone::v3_auth_url;
 
@@ -41,7 +41,7 @@ fn enabled(r: &Resource) -> bool {
 }
 
 /// Lists projects domain by domain.
-pub(crate) async fn tenants(inner: &Inner, cy: &Cycle<'_>) -> Vec<Resource> {
+pub(crate) async fn tenants(inner: &Inner, cy: &Cycle<'_>) -> Found {
     // The identity endpoint of the catalog for our interface/region; the auth URL otherwise.
     let base = match inner.api.endpoint("identity").await {
         Ok(Some(u)) => v3_auth_url(&u),
@@ -49,7 +49,7 @@ pub(crate) async fn tenants(inner: &Inner, cy: &Cycle<'_>) -> Vec<Resource> {
         Err(e) => {
             tracing::error!(discovery = "tenant", error = %e, "Skipping discovery: keystone issue");
             cy.error("identity");
-            return Vec::new();
+            return Found::default();
         }
     };
     let only_enabled = inner.cfg.ignore_disabled_projects;
@@ -64,10 +64,14 @@ pub(crate) async fn tenants(inner: &Inner, cy: &Cycle<'_>) -> Vec<Resource> {
         format!("{base}/domains{q}"),
     )
     .await;
-    let mut out = Vec::new();
-    for d in domains.iter().filter(|d| !only_enabled || enabled(d)) {
+    let mut out = Found::default();
+    for d in domains
+        .resources
+        .iter()
+        .filter(|d| !only_enabled || enabled(d))
+    {
         let amp = if only_enabled { "&enabled=true" } else { "" };
-        let projects = list_all(
+        let mut projects = list_all(
             inner,
             cy,
             &PROJECTS,
@@ -76,7 +80,9 @@ pub(crate) async fn tenants(inner: &Inner, cy: &Cycle<'_>) -> Vec<Resource> {
             format!("{base}/projects?domain_id={}{amp}", d.key()),
         )
         .await;
-        out.extend(projects.into_iter().filter(|p| !only_enabled || enabled(p)));
+        // Filtered in place and moved, not copied: a large cloud's list is held once.
+        projects.resources.retain(|p| !only_enabled || enabled(p));
+        out.append(projects);
     }
     out
 }
