@@ -146,6 +146,9 @@ pub struct SimConfig {
     pub faults: Vec<FaultSpec>,
     /// Timestamps kept per resource and per listing in the accounting (oldest dropped).
     pub max_polls_kept: usize,
+    /// Bytes of rendered listing entries kept for the next agent listing them (0: render
+    /// every time); see `memo`.
+    pub render_memo_bytes: usize,
     /// How long a "hang" fault holds a request before giving up on its own.
     pub max_hang: Duration,
     /// Services left out of Keystone's catalog (their routes still answer), to test what a
@@ -171,6 +174,7 @@ impl Default for SimConfig {
             churn_per_sec: 0.0,
             faults: Vec::new(),
             max_polls_kept: 64,
+            render_memo_bytes: 128 << 20,
             max_hang: Duration::from_secs(600),
             omit_from_catalog: Vec::new(),
         }

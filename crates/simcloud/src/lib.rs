@@ -24,6 +24,7 @@ mod dyntest;
 pub mod faults;
 mod gnocchi;
 mod keystone;
+mod memo;
 pub mod model;
 pub mod render;
 mod rgw;

@@ -114,6 +114,9 @@ struct Cli {
     /// Timestamps kept per resource in the accounting.
     #[arg(long, default_value_t = 64)]
     max_polls_kept: usize,
+    /// MiB of rendered listing entries kept for the next agent listing them (0: none).
+    #[arg(long, default_value_t = 128)]
+    render_memo_mib: usize,
 }
 
 impl Cli {
@@ -177,6 +180,7 @@ impl Cli {
             churn_per_sec: self.churn_per_sec,
             faults,
             max_polls_kept: self.max_polls_kept,
+            render_memo_bytes: self.render_memo_mib << 20,
             ..SimConfig::default()
         })
     }

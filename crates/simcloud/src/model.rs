@@ -80,7 +80,7 @@ pub struct Bucket {
 }
 
 /// A resource owned by a project, with a small mutable state.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Res {
     /// Id.
     pub id: u128,

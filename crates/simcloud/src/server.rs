@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub gnocchi: GnocchiStore,
     pub sink: SinkStore,
     pub secrets: crate::barbican::SecretStore,
+    /// Rendered listing entries shared by the agents listing them.
+    pub memo: Arc<crate::memo::RenderMemo>,
     pub shutdown: watch::Receiver<bool>,
     trans: AtomicU64,
 }
@@ -302,6 +304,7 @@ impl SimCloud {
             gnocchi: GnocchiStore::default(),
             sink: SinkStore::default(),
             secrets: Default::default(),
+            memo: crate::memo::RenderMemo::new(cfg.render_memo_bytes),
             shutdown: shutdown.clone(),
             trans: AtomicU64::new(1),
             model,

@@ -171,7 +171,7 @@ fn next_query(r: &Req, marker: &str, limit: Option<usize>) -> String {
     parts.join("&")
 }
 
-type RenderFn = fn(&Ctx, &Res) -> Value;
+use crate::memo::RenderFn;
 
 /// A listing of one kind: `{"<key>": [...], <suffix from PageEnd>}`.
 #[allow(clippy::too_many_arguments)]
@@ -200,7 +200,7 @@ fn list_kind(
         p.marker,
         p.limit,
         move |x: &Res| filter_project.is_none_or(|pid| x.project == pid),
-        move |x, buf| write_json(&render_fn(&ctx, x), buf),
+        st.memo.writer(kind, render_fn, ctx),
         format!("{{\"{key}\":["),
         move |end| format!("]{}}}", suffix(end)).into_bytes(),
     );
@@ -249,7 +249,7 @@ fn glance(st: &State, r: &mut Req) -> Resp {
                 pg.marker,
                 pg.limit,
                 move |x: &Res| owner.is_none_or(|o| x.project == o),
-                move |x, buf| write_json(&render::image(&ctx, x), buf),
+                st.memo.writer(Kind::Image, render::image, ctx.clone()),
                 "{\"images\":[",
                 move |end: PageEnd| {
                     let mut s = String::from(
