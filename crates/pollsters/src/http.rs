@@ -357,20 +357,21 @@ impl Http {
 async fn read_body(resp: &mut reqwest::Response) -> Result<bytes::Bytes, reqwest::Error> {
     // The length is a hint, never trusted beyond 64 MiB for the reservation.
     let hint = resp.content_length().unwrap_or(0).min(64 << 20) as usize;
-    let mut first: Option<bytes::Bytes> = None;
-    let mut buf = bytes::BytesMut::new();
+    let Some(first) = resp.chunk().await? else {
+        return Ok(bytes::Bytes::new());
+    };
+    let Some(second) = resp.chunk().await? else {
+        return Ok(first);
+    };
+    let mut buf = bytes::BytesMut::with_capacity(hint.max(first.len() + second.len()));
+    buf.extend_from_slice(&first);
+    drop(first);
+    buf.extend_from_slice(&second);
+    drop(second);
     while let Some(chunk) = resp.chunk().await? {
-        match first.take() {
-            None if buf.is_empty() => first = Some(chunk),
-            None => buf.extend_from_slice(&chunk),
-            Some(f) => {
-                buf.reserve(hint.max(f.len() + chunk.len()));
-                buf.extend_from_slice(&f);
-                buf.extend_from_slice(&chunk);
-            }
-        }
+        buf.extend_from_slice(&chunk);
     }
-    Ok(first.unwrap_or_else(|| buf.freeze()))
+    Ok(buf.freeze())
 }
 
 /// Resolves a `next` link against the URL it came from: absolute URLs as they are,

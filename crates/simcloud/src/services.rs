@@ -6,6 +6,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use crate::body::{write_json, Listing, PageEnd, SimBody};
+use crate::memo::RenderFn;
 use crate::model::{Kind, Res, Snap};
 use crate::render::{self, Ctx, Mv};
 use crate::server::{
@@ -171,8 +172,6 @@ fn next_query(r: &Req, marker: &str, limit: Option<usize>) -> String {
     parts.join("&")
 }
 
-use crate::memo::RenderFn;
-
 /// A listing of one kind: `{"<key>": [...], <suffix from PageEnd>}`.
 #[allow(clippy::too_many_arguments)]
 fn list_kind(
@@ -249,7 +248,7 @@ fn glance(st: &State, r: &mut Req) -> Resp {
                 pg.marker,
                 pg.limit,
                 move |x: &Res| owner.is_none_or(|o| x.project == o),
-                st.memo.writer(Kind::Image, render::image, ctx.clone()),
+                st.memo.writer(Kind::Image, render::image, ctx),
                 "{\"images\":[",
                 move |end: PageEnd| {
                     let mut s = String::from(
