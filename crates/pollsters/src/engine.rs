@@ -859,7 +859,9 @@ impl Engine {
             .map(|r| async move {
                 let res = match (pr, r.kind()) {
                     (PerResource::DnsRecordsets, Kind::Zone) => {
-                        crate::designate::recordsets(inner, cy, ctx, base, &r).await
+                        crate::designate::recordsets(inner, cy, ctx, base, &r)
+                            .await
+                            .map(crate::meter::now)
                     }
                     (PerResource::Swift(m), Kind::Project | Kind::Static) => {
                         crate::swift::poll(inner, cy, ctx, base, r.key_arc(), m).await

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
-use sample::{Sample, Volume};
+use sample::Volume;
 use serde_json::Value;
 
 use crate::engine::{Cycle, Inner};
 use crate::error::ApiError;
 use crate::http::Req;
-use crate::meter::{Failure, SampleCtx};
+use crate::meter::{now, Failure, SampleCtx, Samples};
 use crate::sigv4;
 
 /// One bucket row (one per usage category, as upstream).
@@ -190,28 +190,30 @@ async fn get(
     }
 }
 
-/// Samples of one RadosGW meter for one tenant.
-pub(crate) async fn poll(
+/// Samples of one RadosGW meter for one tenant; a per-bucket meter's are made one by one
+/// from the shared bucket list as the caller takes them.
+pub(crate) async fn poll<'a>(
     inner: &Inner,
     cy: &Cycle<'_>,
-    c: &SampleCtx,
+    c: &'a SampleCtx,
     admin: &str,
     tenant: &Arc<str>,
     m: RgwMeter,
-) -> Result<Vec<Sample>, Failure> {
+) -> Result<Samples<'a>, Failure> {
     let t = tenant.to_string();
     let uid = if inner.cfg.rgw_client.implicit_tenants {
         format!("{t}${t}")
     } else {
         t.clone()
     };
-    let s = |name: &str, unit: &str, v: i64, rid: String| {
+    let project = t.clone();
+    let s = move |name: &str, unit: &str, v: i64, rid: String| {
         c.gauge(
             name,
             unit,
             Volume::Int(v),
             None,
-            Some(t.clone()),
+            Some(project.clone()),
             rid,
             sample::Metadata::new(),
         )
@@ -228,7 +230,7 @@ pub(crate) async fn poll(
             })
             .await
             .clone()?;
-        return Ok(vec![s("radosgw.api.request", "request", *ops, t.clone())]);
+        return Ok(now(vec![s("radosgw.api.request", "request", *ops, t)]));
     }
     let cell = cy.rgw_bucket.cell(tenant);
     let b = cell
@@ -243,49 +245,40 @@ pub(crate) async fn poll(
         })
         .await
         .clone()?;
+    let per_bucket = |name: &'static str, unit: &'static str, v: fn(&BucketRow) -> i64| {
+        let n = b.rows.len();
+        let (b, t) = (b.clone(), t.clone());
+        let s = s.clone();
+        Box::new((0..n).filter_map(move |i| {
+            let r = b.rows.get(i)?;
+            Some(s(name, unit, v(r), format!("{t}/{}", r.name)))
+        })) as Samples<'a>
+    };
     Ok(match m {
-        RgwMeter::ContainersObjects => b
-            .rows
-            .iter()
-            .map(|r| {
-                s(
-                    "radosgw.containers.objects",
-                    "object",
-                    r.num_objects,
-                    format!("{t}/{}", r.name),
-                )
-            })
-            .collect(),
-        RgwMeter::ContainersObjectsSize => b
-            .rows
-            .iter()
-            .map(|r| {
-                s(
-                    "radosgw.containers.objects.size",
-                    "B",
-                    r.size_kb * 1024,
-                    format!("{t}/{}", r.name),
-                )
-            })
-            .collect(),
-        RgwMeter::Objects => vec![s(
+        RgwMeter::ContainersObjects => {
+            per_bucket("radosgw.containers.objects", "object", |r| r.num_objects)
+        }
+        RgwMeter::ContainersObjectsSize => {
+            per_bucket("radosgw.containers.objects.size", "B", |r| r.size_kb * 1024)
+        }
+        RgwMeter::Objects => now(vec![s(
             "radosgw.objects",
             "object",
             b.rows.iter().map(|r| r.num_objects).sum(),
-            t.clone(),
-        )],
-        RgwMeter::ObjectsSize => vec![s(
+            t,
+        )]),
+        RgwMeter::ObjectsSize => now(vec![s(
             "radosgw.objects.size",
             "B",
             b.rows.iter().map(|r| r.size_kb * 1024).sum(),
-            t.clone(),
-        )],
-        RgwMeter::ObjectsContainers => vec![s(
+            t,
+        )]),
+        RgwMeter::ObjectsContainers => now(vec![s(
             "radosgw.objects.containers",
             "object",
             b.num_buckets,
-            t.clone(),
-        )],
-        RgwMeter::Usage => vec![],
+            t,
+        )]),
+        RgwMeter::Usage => now(vec![]),
     })
 }
