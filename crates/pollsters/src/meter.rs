@@ -1,6 +1,8 @@
 //! Helpers shared by the pollsters: building a [`Sample`], reading volumes and metadata
 //! from API JSON, and the status-code maps' lookup.
 
+use std::sync::Arc;
+
 use sample::{Metadata, Sample, SampleType, Timestamp, Volume};
 use serde_json::Value;
 
@@ -112,6 +114,21 @@ pub(crate) type Samples<'a> = Box<dyn Iterator<Item = Sample> + Send + 'a>;
 /// A poll that made its few samples at once.
 pub(crate) fn now<'a>(v: Vec<Sample>) -> Samples<'a> {
     Box::new(v.into_iter())
+}
+
+/// One sample per item of a shared read (`items` picks them out of `owner`), each made
+/// when the caller takes it; the read is kept alive until the last one is made.
+pub(crate) fn each<'a, O, T>(
+    owner: Arc<O>,
+    items: fn(&O) -> &[T],
+    mut f: impl FnMut(&T) -> Sample + Send + 'a,
+) -> Samples<'a>
+where
+    O: Send + Sync + 'a,
+    T: 'a,
+{
+    let n = items(&owner).len();
+    Box::new((0..n).filter_map(move |i| items(&owner).get(i).map(&mut f)))
 }
 
 /// Why a per-resource poll produced nothing.

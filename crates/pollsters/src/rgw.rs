@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::engine::{Cycle, Inner};
 use crate::error::ApiError;
 use crate::http::Req;
-use crate::meter::{now, Failure, SampleCtx, Samples};
+use crate::meter::{each, now, Failure, SampleCtx, Samples};
 use crate::sigv4;
 
 /// One bucket row (one per usage category, as upstream).
@@ -33,6 +33,12 @@ pub struct Buckets {
     pub num_buckets: i64,
     /// Rows.
     pub rows: Vec<BucketRow>,
+}
+
+impl Buckets {
+    fn rows(&self) -> &[BucketRow] {
+        &self.rows
+    }
 }
 
 /// Which RadosGW meter.
@@ -246,13 +252,10 @@ pub(crate) async fn poll<'a>(
         .await
         .clone()?;
     let per_bucket = |name: &'static str, unit: &'static str, v: fn(&BucketRow) -> i64| {
-        let n = b.rows.len();
-        let (b, t) = (b.clone(), t.clone());
-        let s = s.clone();
-        Box::new((0..n).filter_map(move |i| {
-            let r = b.rows.get(i)?;
-            Some(s(name, unit, v(r), format!("{t}/{}", r.name)))
-        })) as Samples<'a>
+        let (t, s) = (t.clone(), s.clone());
+        each(b.clone(), Buckets::rows, move |r| {
+            s(name, unit, v(r), format!("{t}/{}", r.name))
+        })
     };
     Ok(match m {
         RgwMeter::ContainersObjects => {

@@ -10,7 +10,7 @@ use sample::Volume;
 use serde_json::Value;
 
 use crate::engine::{Cycle, Inner};
-use crate::meter::{now, Failure, SampleCtx, Samples};
+use crate::meter::{each, now, Failure, SampleCtx, Samples};
 
 /// Account totals: the `X-Account-*` headers of a `HEAD` or of the listing.
 #[derive(Debug, Clone, Copy)]
@@ -227,19 +227,17 @@ pub(crate) async fn poll<'a>(
                     ))
                 }
             }
-            let n = account.listed().len();
             let tenant = tenant.clone();
-            Ok(Box::new((0..n).filter_map(move |i| {
-                let ct = account.listed().get(i)?;
+            Ok(each(account, Account::listed, move |ct| {
                 let mut md = sample::Metadata::new();
                 md.insert("storage_policy".into(), ct.storage_policy.clone());
                 let rid = format!("{tenant}/{}", ct.name);
-                Some(if m == SwiftMeter::ContainersObjects {
+                if m == SwiftMeter::ContainersObjects {
                     s("storage.containers.objects", "object", ct.count, rid, md)
                 } else {
                     s("storage.containers.objects.size", "B", ct.bytes, rid, md)
-                })
-            })))
+                }
+            }))
         }
     }
 }
