@@ -46,9 +46,9 @@ impl DynSample {
             )));
         };
         Ok(sample::Sample {
-            name: self.name,
+            name: self.name.into(),
             sample_type: self.sample_type,
-            unit: self.unit,
+            unit: self.unit.into(),
             volume,
             user_id: self.user_id,
             user_name: None,
@@ -56,8 +56,8 @@ impl DynSample {
             project_name: None,
             resource_id,
             timestamp,
-            resource_metadata: self.metadata,
-            source: source.to_owned(),
+            resource_metadata: self.metadata.into(),
+            source: source.to_owned().into(),
             id: sample::new_message_id(),
             monotonic_time: None,
         })

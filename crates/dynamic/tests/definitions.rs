@@ -66,7 +66,7 @@ fn single_metric_upstream_vpn_example() {
     let ts = sample::Timestamp::from_unix_micros(1_700_000_000_000_000);
     let smp = s[1].clone().into_sample(ts, "openstack").unwrap();
     assert_eq!(
-        (smp.volume, smp.resource_id.as_str(), smp.source.as_str()),
+        (smp.volume, smp.resource_id.as_str(), &*smp.source),
         (sample::Volume::Int(0), "c2", "openstack")
     );
     assert_eq!(smp.resource_metadata["display_name"], json!("down"));

@@ -26,7 +26,7 @@ fn samples() -> Vec<Sample> {
     let meters = 20;
     (0..SERIES)
         .map(|i| Sample {
-            name: format!("volume.meter{}", i % meters),
+            name: format!("volume.meter{}", i % meters).into(),
             sample_type: SampleType::Gauge,
             unit: "GB".into(),
             volume: if i % 2 == 0 {
@@ -40,7 +40,7 @@ fn samples() -> Vec<Sample> {
             project_name: Some("tenant".into()),
             resource_id: format!("{:08x}-8f3f-4a63-9b51-{:012x}", i / meters, i / meters),
             timestamp: Timestamp::from_unix_micros(1_735_689_600_000_000),
-            resource_metadata: md.clone(),
+            resource_metadata: md.clone().into(),
             source: "openstack".into(),
             id: "x".into(),
             monotonic_time: None,

@@ -195,7 +195,7 @@ impl Schema {
         };
         put(out, "server_group", &server_group);
         for (label, key) in self.extras.labels() {
-            put(out, label, &md_str(md.get(*key)));
+            put(out, label, &md_str(md.get(key)));
         }
         out.push('}');
     }
@@ -263,7 +263,7 @@ mod tests {
 
     fn sample(name: &str, md: Value) -> Sample {
         Sample {
-            name: name.into(),
+            name: name.to_owned().into(),
             sample_type: SampleType::Gauge,
             unit: "GB".into(),
             volume: Volume::Int(1),
@@ -273,7 +273,7 @@ mod tests {
             project_name: None,
             resource_id: "r\"1".into(),
             timestamp: Timestamp::from_unix_micros(0),
-            resource_metadata: md.as_object().cloned().unwrap_or_default(),
+            resource_metadata: md.as_object().cloned().unwrap_or_default().into(),
             source: "openstack".into(),
             id: "x".into(),
             monotonic_time: None,

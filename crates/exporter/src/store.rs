@@ -102,7 +102,7 @@ impl Gen {
                     continue;
                 }
             };
-            if !self.meters.contains_key(&s.name) {
+            if !self.meters.contains_key(&*s.name) {
                 let name = metric_name(&s.name);
                 let schema = Schema::of(&s.name);
                 let fam = self
@@ -116,11 +116,11 @@ impl Gen {
                 // Two meters that map to one metric name (`a.b` and `a_b`) with different
                 // first-segment labels: keep the family's label set fixed, drop the other.
                 let ok = fam.schema == schema;
-                self.meters.insert(s.name.clone(), ok.then_some(name));
+                self.meters.insert(s.name.to_string(), ok.then_some(name));
             }
             let Some(fam) = self
                 .meters
-                .get(&s.name)
+                .get(&*s.name)
                 .and_then(Option::as_ref)
                 .and_then(|n| self.families.get_mut(n))
             else {
@@ -572,7 +572,7 @@ mod tests {
 
     pub(crate) fn s(meter: &str, res: &str, v: Volume, ts: i64) -> Sample {
         Sample {
-            name: meter.into(),
+            name: meter.to_owned().into(),
             sample_type: SampleType::Gauge,
             unit: "B".into(),
             volume: v,

@@ -90,7 +90,7 @@ fn parse(body: &str, format: &str) -> Vec<Parsed> {
 
 fn sample(meter: &str, res: &str, volume: Volume, ts_us: i64, md: Value) -> Sample {
     Sample {
-        name: meter.into(),
+        name: meter.to_owned().into(),
         sample_type: SampleType::Gauge,
         unit: "GB".into(),
         volume,
@@ -100,7 +100,7 @@ fn sample(meter: &str, res: &str, volume: Volume, ts_us: i64, md: Value) -> Samp
         project_name: Some("demo".into()),
         resource_id: res.into(),
         timestamp: Timestamp::from_unix_micros(ts_us),
-        resource_metadata: md.as_object().cloned().unwrap_or_default(),
+        resource_metadata: md.as_object().cloned().unwrap_or_default().into(),
         source: "openstack".into(),
         id: "x".into(),
         monotonic_time: None,
@@ -121,7 +121,7 @@ fn expected_labels(s: &Sample) -> BTreeMap<String, String> {
     );
     l.insert("publisher".into(), "ceilometer".into());
     l.insert("type".into(), segs.get(1).unwrap_or(&segs[0]).to_string());
-    l.insert("counter".into(), s.name.clone());
+    l.insert("counter".into(), s.name.to_string());
     l.insert("project".into(), s.project_id.clone().unwrap_or_default());
     l.insert(
         "project_name".into(),
@@ -129,7 +129,7 @@ fn expected_labels(s: &Sample) -> BTreeMap<String, String> {
     );
     l.insert("user".into(), s.user_id.clone().unwrap_or_default());
     l.insert("user_name".into(), s.user_name.clone().unwrap_or_default());
-    l.insert("unit".into(), s.unit.clone());
+    l.insert("unit".into(), s.unit.to_string());
     l.insert("resource".into(), s.resource_id.clone());
     l.insert("vm_instance".into(), get("host"));
     let rn = match (get("display_name"), get("name")) {

@@ -23,7 +23,7 @@ pub(crate) static METRICS: ListSpec = ListSpec {
 };
 
 /// One sample per (alarm, state) of `state_counters`, volume = the count.
-pub(crate) fn evaluation_result(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn evaluation_result(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let project = opt_string(r.get("project_id"), "project_id")?;
     let Some(counters) = r.get("state_counters").and_then(Value::as_object) else {
         return Err("state_counters is not an object".into());

@@ -6,7 +6,7 @@ use sample::{Sample, Volume};
 use serde_json::Value;
 
 use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
-use crate::meter::{metadata, opt_string, volume, SampleCtx};
+use crate::meter::{metadata, metadata_moved, opt_string, volume, SampleCtx};
 
 const MV: &[(&str, &str)] = &[("openstack-api-version", "volume 3.64")];
 
@@ -120,8 +120,24 @@ pub(crate) static SERVICES: ListSpec = ListSpec {
 };
 
 /// `volume.size` (GiB).
-pub(crate) fn volume_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
-    let mut md = metadata(
+pub(crate) fn volume_size(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
+    // What the sample needs besides the metadata first: `metadata_moved` empties `r`.
+    let size = volume(r.get("size"), "size")?;
+    let user_id = opt_string(r.get("user_id"), "user_id")?;
+    let project_id = opt_string(r.get("os-vol-tenant-attr:tenant_id"), "project id")?;
+    let image_id = match r.get("volume_image_metadata") {
+        Some(Value::Object(m)) if !m.is_empty() => {
+            m.get("image_id").cloned().unwrap_or(Value::Null)
+        }
+        _ => Value::Null,
+    };
+    let instance_id = match r.get("attachments") {
+        Some(Value::Array(a)) if !a.is_empty() => {
+            a[0].get("server_id").cloned().unwrap_or(Value::Null)
+        }
+        _ => Value::Null,
+    };
+    let mut md = metadata_moved(
         r,
         &[
             ("name", "name"),
@@ -134,38 +150,26 @@ pub(crate) fn volume_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, St
             ("snapshot_id", "snapshot_id"),
         ],
     );
-    let image_id = match r.get("volume_image_metadata") {
-        Some(Value::Object(m)) if !m.is_empty() => {
-            m.get("image_id").cloned().unwrap_or(Value::Null)
-        }
-        _ => Value::Null,
-    };
     md.insert("image_id".into(), image_id);
-    let instance_id = match r.get("attachments") {
-        Some(Value::Array(a)) if !a.is_empty() => {
-            a[0].get("server_id").cloned().unwrap_or(Value::Null)
-        }
-        _ => Value::Null,
-    };
     md.insert("instance_id".into(), instance_id);
     md.insert(
         "os-vol-host-attr:host".into(),
-        r.val("os-vol-host-attr:host"),
+        r.take("os-vol-host-attr:host"),
     );
-    md.insert("source_volid".into(), r.val("source_volid"));
+    md.insert("source_volid".into(), r.take("source_volid"));
     Ok(vec![c.gauge(
         "volume.size",
         "GiB",
-        volume(r.get("size"), "size")?,
-        opt_string(r.get("user_id"), "user_id")?,
-        opt_string(r.get("os-vol-tenant-attr:tenant_id"), "project id")?,
+        size,
+        user_id,
+        project_id,
         r.key().to_owned(),
         md,
     )])
 }
 
 /// `volume.snapshot.size` (GiB).
-pub(crate) fn snapshot_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn snapshot_size(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let md = metadata(
         r,
         &[
@@ -195,7 +199,7 @@ pub(crate) fn snapshot_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, 
 }
 
 /// `volume.backup.size` (GiB).
-pub(crate) fn backup_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn backup_size(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let md = metadata(
         r,
         &[
@@ -328,7 +332,7 @@ pub(crate) fn pool_capacity(
         pool.split('#').next().unwrap_or(pool).into(),
     );
     Ok(vec![c.gauge(
-        &format!("volume.provider.pool.capacity.{name}"),
+        format!("volume.provider.pool.capacity.{name}"),
         "GiB",
         vol,
         None,
@@ -340,7 +344,7 @@ pub(crate) fn pool_capacity(
 
 /// `volume.service.health` (up 1 / down 0). Another state is bad data for this service
 /// only (upstream aborts the whole pollster).
-pub(crate) fn service_health(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn service_health(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let state = r.str("state").unwrap_or_default().to_ascii_lowercase();
     let v = match state.as_str() {
         "up" => 1,

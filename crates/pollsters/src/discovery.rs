@@ -114,6 +114,20 @@ impl Resource {
     pub(crate) fn val(&self, field: &str) -> Value {
         self.get(field).cloned().unwrap_or(Value::Null)
     }
+
+    /// [`val`](Self::val), moving the value out when no one else holds this resource's
+    /// attributes (then later reads of `field` see `null`); a copy otherwise. A sample's
+    /// metadata is most of what a listed resource carries, so this saves copying it.
+    pub(crate) fn take(&mut self, field: &str) -> Value {
+        match self.attrs.as_mut().and_then(Arc::get_mut) {
+            Some(attrs) => attrs
+                .iter_mut()
+                .find(|(k, _)| *k == field)
+                .map(|(_, v)| std::mem::take(v))
+                .unwrap_or(Value::Null),
+            None => self.val(field),
+        }
+    }
 }
 
 /// How a listing says where the next page is.
@@ -244,7 +258,14 @@ pub(crate) type Owns<'a> = Option<&'a (dyn Fn(&[u8]) -> bool + Send + Sync)>;
 pub(crate) fn parse_with(spec: &ListSpec, body: &[u8], owns: Owns<'_>) -> Result<Page, String> {
     let mut page = Page::default();
     let mut found = false;
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // One UTF-8 check of the whole body, after which the parser reads it as text and
+    // checks no string again (from bytes, every name and value was validated on its own,
+    // and kept values twice). Invalid bytes, which no API should send, become U+FFFD.
+    let text = match std::str::from_utf8(body) {
+        Ok(t) => Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(body),
+    };
+    let mut de = serde_json::Deserializer::from_str(&text);
     Top {
         spec,
         owns,
@@ -362,6 +383,44 @@ impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
 /// One entry's attributes as borrowed raw JSON (no allocation unless a name has escapes).
 type Fields<'de> = Vec<(Cow<'de, str>, &'de RawValue)>;
 
+/// Whose an entry is, as far as the attributes scanned so far tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Owner {
+    /// The key has not been read yet.
+    #[default]
+    Unknown,
+    /// The key was read and this agent owns it: kept attributes after it are parsed as
+    /// they come, without a second pass.
+    Ours,
+    /// Another agent's: what follows the key is skipped.
+    Foreign,
+}
+
+/// One entry as it is scanned; reused across a page's entries so their vectors are
+/// allocated once per page.
+#[derive(Default)]
+struct Scan<'de> {
+    /// Attributes read before the owner was known, as raw JSON.
+    fields: Fields<'de>,
+    /// Kept attributes parsed once the entry was known to be ours.
+    attrs: Vec<(&'static str, Value)>,
+    owner: Owner,
+    key: Option<Cow<'de, str>>,
+    /// The key attribute came twice: which one is meant is unknowable, so the entry is
+    /// skipped as one without a usable id.
+    twice: bool,
+}
+
+impl Scan<'_> {
+    fn clear(&mut self) {
+        self.fields.clear();
+        self.attrs.clear();
+        self.owner = Owner::Unknown;
+        self.key = None;
+        self.twice = false;
+    }
+}
+
 /// A name borrowed from the body when it has no escapes (serde's own `Cow<str>` always
 /// copies, which was one allocation per attribute of every listed resource).
 struct Name<'de>(Cow<'de, str>);
@@ -394,12 +453,14 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
         f.write_str("a list")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<bool, A::Error> {
-        let mut fields: Fields<'de> = Vec::with_capacity(32);
+        let mut scan = Scan::default();
         while let Some(is_obj) = s.next_element_seed(Entry {
-            fields: &mut fields,
+            spec: self.spec,
+            owns: self.owns,
+            scan: &mut scan,
         })? {
             let r = if is_obj {
-                entry(self.spec, &fields, self.owns).map_err(serde::de::Error::custom)?
+                entry(self.spec, &mut scan, self.owns).map_err(serde::de::Error::custom)?
             } else {
                 None
             };
@@ -444,27 +505,73 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
 }
 
 /// One list entry: `true` and its fields when it is an object, `false` otherwise.
-struct Entry<'f, 'de> {
-    fields: &'f mut Fields<'de>,
+struct Entry<'f, 'o, 'de> {
+    spec: &'f ListSpec,
+    owns: Owns<'o>,
+    scan: &'f mut Scan<'de>,
 }
 
-impl<'de> DeserializeSeed<'de> for Entry<'_, 'de> {
+impl<'de> DeserializeSeed<'de> for Entry<'_, '_, 'de> {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Entry<'_, 'de> {
+impl<'de> Visitor<'de> for Entry<'_, '_, 'de> {
     type Value = bool;
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a list entry")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<bool, A::Error> {
-        self.fields.clear();
+        let (spec, sc) = (self.spec, self.scan);
+        sc.clear();
+        // Only a plain string key decides early; composite keys and the firewall rule
+        // are decided once the whole entry is read.
+        let early = match spec.key {
+            KeyField::Field(f) if spec.name != "fw_services" => Some(f),
+            _ => None,
+        };
         while let Some(Name(k)) = m.next_key::<Name<'de>>()? {
-            let v: &'de RawValue = m.next_value()?;
-            self.fields.push((k, v));
+            if sc.key.is_some() && early == Some(&*k) {
+                sc.twice = true;
+                m.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match sc.owner {
+                Owner::Foreign => {
+                    m.next_value::<IgnoredAny>()?;
+                }
+                Owner::Ours => match spec.keep.iter().find(|n| **n == k) {
+                    Some(n) => {
+                        let v: Value = m.next_value()?;
+                        match sc.attrs.iter_mut().find(|(a, _)| a == n) {
+                            Some(slot) => slot.1 = v,
+                            None => sc.attrs.push((n, v)),
+                        }
+                    }
+                    None => {
+                        m.next_value::<IgnoredAny>()?;
+                    }
+                },
+                Owner::Unknown => {
+                    let v: &'de RawValue = m.next_value()?;
+                    if early == Some(&*k) {
+                        if let Some(key) = serde_json::from_str::<Name<'de>>(v.get())
+                            .ok()
+                            .map(|n| n.0)
+                            .filter(|k| !k.is_empty())
+                        {
+                            sc.owner = match self.owns {
+                                Some(owns) if !owns(key.as_bytes()) => Owner::Foreign,
+                                _ => Owner::Ours,
+                            };
+                            sc.key = Some(key);
+                        }
+                    }
+                    sc.fields.push((k, v));
+                }
+            }
         }
         Ok(true)
     }
@@ -511,39 +618,56 @@ enum Parsed {
 
 /// Builds one entry's resource: `None` when it has no usable key. Duplicate names keep the
 /// last value, as a JSON object does.
-fn entry(spec: &ListSpec, fields: &Fields<'_>, owns: Owns<'_>) -> Result<Option<Parsed>, String> {
-    let key = match spec.key {
-        KeyField::Field(f) => match raw_str(fields, f) {
-            Some(k) => k.into_owned(),
-            None => return Ok(None),
-        },
-        KeyField::BinaryAtHost => match (raw_str(fields, "binary"), raw_str(fields, "host")) {
-            (Some(b), Some(h)) => format!("{b}@{h}"),
-            _ => return Ok(None),
-        },
-    };
-    if key.is_empty() {
+fn entry(spec: &ListSpec, sc: &mut Scan<'_>, owns: Owns<'_>) -> Result<Option<Parsed>, String> {
+    if sc.twice {
         return Ok(None);
     }
-    if spec.name == "fw_services" && raw_str(fields, "status").as_deref() == Some("error") {
-        // Upstream drops firewall groups whose status is the lower-case string "error"
-        // (Neutron reports upper case, so nothing is dropped in practice).
-        return Ok(Some(Parsed::Dropped));
-    }
-    if let Some(owns) = owns {
-        if !owns(key.as_bytes()) {
-            return Ok(Some(Parsed::Foreign));
+    let fields = &sc.fields;
+    let key = match (sc.owner, sc.key.take()) {
+        (Owner::Foreign, _) => return Ok(Some(Parsed::Foreign)),
+        (Owner::Ours, Some(k)) => k,
+        _ => {
+            let key = match spec.key {
+                KeyField::Field(f) => match raw_str(fields, f) {
+                    Some(k) => k,
+                    None => return Ok(None),
+                },
+                KeyField::BinaryAtHost => {
+                    match (raw_str(fields, "binary"), raw_str(fields, "host")) {
+                        (Some(b), Some(h)) => Cow::Owned(format!("{b}@{h}")),
+                        _ => return Ok(None),
+                    }
+                }
+            };
+            if key.is_empty() {
+                return Ok(None);
+            }
+            if spec.name == "fw_services" && raw_str(fields, "status").as_deref() == Some("error") {
+                // Upstream drops firewall groups whose status is the lower-case string
+                // "error" (Neutron reports upper case, so nothing is dropped in practice).
+                return Ok(Some(Parsed::Dropped));
+            }
+            if let Some(owns) = owns {
+                if !owns(key.as_bytes()) {
+                    return Ok(Some(Parsed::Foreign));
+                }
+            }
+            key
         }
-    }
+    };
+    // Attributes read after the key was known are in `attrs` already and are the later
+    // ones, so they win over a duplicate read before it.
     let mut attrs: Vec<(&'static str, Value)> = Vec::with_capacity(spec.keep.len());
     for k in spec.keep {
-        if let Some((_, raw)) = fields.iter().rev().find(|(n, _)| n == k) {
+        if let Some(i) = sc.attrs.iter().position(|(n, _)| n == k) {
+            attrs.push((k, std::mem::take(&mut sc.attrs[i].1)));
+        } else if let Some((_, raw)) = fields.iter().rev().find(|(n, _)| n == k) {
             let v: Value = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
             attrs.push((k, v));
         }
     }
     Ok(Some(Parsed::Ours(Resource {
-        key: Arc::from(key.as_str()),
+        key: Arc::from(&*key),
         kind: spec.kind,
         attrs: Some(Arc::from(attrs)),
     })))
@@ -921,6 +1045,38 @@ mod tests {
         assert_eq!(page.resources[0].get("extra"), None, "not a kept field");
         // Duplicate names: the last one wins, as in a JSON object; escaped names decode.
         assert_eq!(page.resources[1].get("size"), Some(&Value::from(4)));
+    }
+
+    #[test]
+    fn attributes_before_and_after_the_key_are_kept_alike() {
+        // The key in the middle: what precedes it is parsed once ownership is known, what
+        // follows it as it comes; a duplicate across the key still keeps the last value.
+        let body = br#"{"images": [
+            {"name": "n1", "size": 1, "id": "a", "status": "active", "size": 2},
+            {"size": 5, "status": "queued", "id": "b", "name": "n2"},
+            {"name": "n3", "id": "c", "size": 3},
+            {"id": "d", "size": 4, "id": "e"}
+        ]}"#;
+        let owns = |k: &[u8]| k != b"b";
+        let page = parse_with(&crate::glance::IMAGES, body, Some(&owns)).unwrap();
+        let keys: Vec<&str> = page.resources.iter().map(Resource::key).collect();
+        assert_eq!(keys, ["a", "c"]);
+        assert_eq!(
+            (page.foreign, page.skipped),
+            (1, 1),
+            "an id given twice is unusable"
+        );
+        let a = &page.resources[0];
+        assert_eq!(a.get("size"), Some(&Value::from(2)));
+        assert_eq!(a.str("name"), Some("n1"));
+        assert_eq!(a.str("status"), Some("active"));
+        assert_eq!(a.str("id"), Some("a"));
+        assert_eq!(page.resources[1].get("size"), Some(&Value::from(3)));
+        // Without a partition filter every entry is ours, parsed the same way.
+        let all = parse_page("images", body).unwrap();
+        assert_eq!(all.resources.len(), 3);
+        assert_eq!(all.resources[1].str("name"), Some("n2"));
+        assert_eq!(all.resources[1].get("size"), Some(&Value::from(5)));
     }
 
     #[test]

@@ -488,7 +488,7 @@ pub(crate) async fn poll_resource(
                                     .await;
                             }
                         }
-                        match ds.into_sample(ctx.timestamp, &ctx.source) {
+                        match ds.into_sample(ctx.timestamp, ctx.source) {
                             Ok(s) => out.push(s),
                             Err(SkipReason::Failed(e)) | Err(SkipReason::SkippedValue(e)) => {
                                 tracing::warn!(pollster = dp.name, error = %e, "Unusable entry; skipped");

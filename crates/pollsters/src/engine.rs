@@ -209,10 +209,12 @@ async fn emit_listing(
     pollster: &'static str,
     kind: Kind,
     f: crate::registry::ListingFn,
-    selected: &[Resource],
+    selected: Vec<Resource>,
     em: &mut Emitter<'_>,
 ) {
-    for r in selected {
+    // By value: a resource no one else holds any more (a streamed page's, once the page
+    // is dropped) gives its attributes to the sample instead of copying them.
+    for mut r in selected {
         if r.kind() != kind {
             tracing::warn!(
                 pollster,
@@ -222,7 +224,7 @@ async fn emit_listing(
             cy.skip(1);
             continue;
         }
-        match f(ctx, r) {
+        match f(ctx, &mut r) {
             Ok(v) => {
                 for s in v {
                     em.push(s).await;
@@ -562,7 +564,7 @@ impl Engine {
         };
         let ctx = SampleCtx {
             timestamp: req.timestamp,
-            source: self.inner.cfg.sample_source.clone(),
+            source: intern(&self.inner.cfg.sample_source),
         };
         let mut jobs = Vec::new();
         let mut dyn_jobs = Vec::new();
@@ -673,7 +675,7 @@ impl Engine {
             let mut em = Emitter::new(out, &src.name, p.name(), batch_size);
             match p.mode() {
                 Mode::Listing(kind, f) => {
-                    emit_listing(cy, ctx, p.name(), kind, f, &selected, &mut em).await;
+                    emit_listing(cy, ctx, p.name(), kind, f, selected, &mut em).await;
                 }
                 Mode::PerResource(pr) => {
                     self.per_resource(cy, ctx, src, p, pr, selected, &mut em)
@@ -937,7 +939,7 @@ impl Engine {
                 ran = true;
                 cy.run.fetch_add(1, Ordering::Relaxed);
             }
-            emit_listing(cy, ctx, p.name(), kind, f, &selected, &mut em).await;
+            emit_listing(cy, ctx, p.name(), kind, f, selected, &mut em).await;
         }
         if !ran {
             tracing::debug!(pollster = p.name(), source = %src.name, "Skip pollster, no resources found this cycle");

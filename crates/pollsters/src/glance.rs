@@ -3,7 +3,7 @@
 use sample::Sample;
 
 use crate::discovery::{KeyField, Kind, ListSpec, Next, Resource};
-use crate::meter::{metadata, opt_string, volume, SampleCtx};
+use crate::meter::{metadata_moved, opt_string, volume, SampleCtx};
 
 /// `GET /v2/images`. Upstream sends no `limit` and so gets Glance's default page of 25;
 /// we ask for 1000 (Glance caps it at its `api_limit_max`), 40× fewer requests.
@@ -39,8 +39,10 @@ pub(crate) static IMAGES: ListSpec = ListSpec {
 
 /// `image.size` (B): the image's size; metadata in upstream's order, `is_protected` being
 /// the SDK's name of `protected`.
-pub(crate) fn image_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
-    let md = metadata(
+pub(crate) fn image_size(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
+    let size = volume(r.get("size"), "size")?;
+    let owner = opt_string(r.get("owner"), "owner")?;
+    let md = metadata_moved(
         r,
         &[
             ("status", "status"),
@@ -61,9 +63,9 @@ pub(crate) fn image_size(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, Str
     Ok(vec![c.gauge(
         "image.size",
         "B",
-        volume(r.get("size"), "size")?,
+        size,
         None,
-        opt_string(r.get("owner"), "owner")?,
+        owner,
         r.key().to_owned(),
         md,
     )])

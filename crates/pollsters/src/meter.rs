@@ -1,6 +1,7 @@
 //! Helpers shared by the pollsters: building a [`Sample`], reading volumes and metadata
 //! from API JSON, and the status-code maps' lookup.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use sample::{Metadata, Sample, SampleType, Timestamp, Volume};
@@ -12,7 +13,8 @@ use crate::discovery::Resource;
 #[derive(Debug, Clone)]
 pub(crate) struct SampleCtx {
     pub timestamp: Timestamp,
-    pub source: String,
+    /// Interned (`engine::intern`): cloned into every sample without an allocation.
+    pub source: &'static str,
 }
 
 impl SampleCtx {
@@ -20,8 +22,8 @@ impl SampleCtx {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn gauge(
         &self,
-        name: &str,
-        unit: &str,
+        name: impl Into<Cow<'static, str>>,
+        unit: &'static str,
         volume: Volume,
         user_id: Option<String>,
         project_id: Option<String>,
@@ -29,9 +31,9 @@ impl SampleCtx {
         resource_metadata: Metadata,
     ) -> Sample {
         Sample {
-            name: name.to_owned(),
+            name: name.into(),
             sample_type: SampleType::Gauge,
-            unit: unit.to_owned(),
+            unit: Cow::Borrowed(unit),
             volume,
             user_id,
             user_name: None,
@@ -40,7 +42,7 @@ impl SampleCtx {
             resource_id,
             timestamp: self.timestamp,
             resource_metadata,
-            source: self.source.clone(),
+            source: Cow::Borrowed(self.source),
             id: sample::new_message_id(),
             monotonic_time: None,
         }
@@ -80,10 +82,20 @@ pub(crate) fn opt_string(v: Option<&Value>, what: &str) -> Result<Option<String>
 }
 
 /// Metadata `{out: r[in]}` in the given order; absent attributes are `null`.
-pub(crate) fn metadata(r: &Resource, fields: &[(&str, &str)]) -> Metadata {
-    let mut m = Metadata::with_capacity(fields.len());
+pub(crate) fn metadata(r: &Resource, fields: &[(&'static str, &str)]) -> Metadata {
+    let mut m = Metadata::with_capacity(fields.len() + 4);
     for (out, inp) in fields {
-        m.insert((*out).to_owned(), r.val(inp));
+        m.insert(Cow::Borrowed(out), r.val(inp));
+    }
+    m
+}
+
+/// [`metadata`], moving the values out of `r` when it is the last holder of its attributes
+/// ([`Resource::take`]): read anything else a sample needs from `r` before.
+pub(crate) fn metadata_moved(r: &mut Resource, fields: &[(&'static str, &str)]) -> Metadata {
+    let mut m = Metadata::with_capacity(fields.len() + 4);
+    for (out, inp) in fields {
+        m.insert(Cow::Borrowed(out), r.take(inp));
     }
     m
 }

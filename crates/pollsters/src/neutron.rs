@@ -153,7 +153,7 @@ fn project(r: &Resource) -> Result<Option<String>, String> {
 }
 
 /// `ip.floating` (ip): status code. Project = `tenant_id` (upstream), else `project_id`.
-pub(crate) fn floating_ip(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn floating_ip(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let project = match opt_string(r.get("tenant_id"), "tenant_id")? {
         Some(p) => Some(p),
         None => opt_string(r.get("project_id"), "project_id")?,
@@ -182,7 +182,7 @@ pub(crate) fn floating_ip(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, St
 }
 
 /// `network.services.vpn` (vpnservice): status code.
-pub(crate) fn vpn(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn vpn(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let md = metadata(
         r,
         &[
@@ -210,7 +210,7 @@ pub(crate) fn vpn(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
 }
 
 /// `network.services.vpn.connections` (ipsec_site_connection): 1. No `psk` in metadata.
-pub(crate) fn vpn_connection(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn vpn_connection(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let project = project(r)?;
     let mut md = metadata(
         r,
@@ -246,7 +246,7 @@ pub(crate) fn vpn_connection(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>,
 }
 
 /// `network.services.firewall` (firewall): status code.
-pub(crate) fn firewall(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn firewall(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let md = metadata(
         r,
         &[
@@ -276,7 +276,7 @@ pub(crate) fn firewall(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, Strin
 }
 
 /// `network.services.firewall.policy` (firewall_policy): 1.
-pub(crate) fn firewall_policy(c: &SampleCtx, r: &Resource) -> Result<Vec<Sample>, String> {
+pub(crate) fn firewall_policy(c: &SampleCtx, r: &mut Resource) -> Result<Vec<Sample>, String> {
     let md = metadata(
         r,
         &[

@@ -75,7 +75,7 @@ registry! {
 }
 
 /// Builds samples of one listed resource.
-pub(crate) type ListingFn = fn(&SampleCtx, &Resource) -> Result<Vec<Sample>, String>;
+pub(crate) type ListingFn = fn(&SampleCtx, &mut Resource) -> Result<Vec<Sample>, String>;
 
 /// A pollster that needs one (or more) API calls per resource.
 #[derive(Debug, Clone, Copy)]

@@ -213,7 +213,7 @@ pub(crate) async fn poll<'a>(
         t.clone()
     };
     let project = t.clone();
-    let s = move |name: &str, unit: &str, v: i64, rid: String| {
+    let s = move |name: &'static str, unit: &'static str, v: i64, rid: String| {
         c.gauge(
             name,
             unit,

@@ -195,9 +195,10 @@ pub(crate) async fn poll<'a>(
         .get_or_init(|| read(inner, cy, &url, list))
         .await
         .clone()?;
-    let s = move |name: &str, unit: &str, v: i64, rid: String, md: sample::Metadata| {
-        c.gauge(name, unit, Volume::Int(v), None, Some(t.clone()), rid, md)
-    };
+    let s =
+        move |name: &'static str, unit: &'static str, v: i64, rid: String, md: sample::Metadata| {
+            c.gauge(name, unit, Volume::Int(v), None, Some(t.clone()), rid, md)
+        };
     match m {
         SwiftMeter::Objects | SwiftMeter::ObjectsSize | SwiftMeter::ObjectsContainers => {
             let h = account.totals.clone()?;

@@ -154,7 +154,7 @@ fn by_pollster(batches: &[SampleBatch]) -> BTreeMap<String, Vec<Value>> {
                 s.user_id,
                 s.project_id,
                 s.resource_id,
-                Value::Object(s.resource_metadata.clone()),
+                s.resource_metadata.to_value(),
                 s.source,
             ]));
         }

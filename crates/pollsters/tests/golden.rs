@@ -816,7 +816,7 @@ async fn every_pollster_matches_the_spec() {
                 b.pollster
             };
             assert_eq!(s.name, expected_name);
-            got.entry(s.name.clone()).or_default().push(row(s));
+            got.entry(s.name.to_string()).or_default().push(row(s));
         }
     }
     assert_eq!(
@@ -835,11 +835,7 @@ async fn every_pollster_matches_the_spec() {
         .iter()
         .find(|b| b.pollster == "volume.size")
         .unwrap();
-    let keys: Vec<&str> = vol.samples[0]
-        .resource_metadata
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let keys: Vec<&str> = vol.samples[0].resource_metadata.keys().collect();
     assert_eq!(
         keys,
         [

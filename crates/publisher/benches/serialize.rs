@@ -31,7 +31,7 @@ fn volume_sample(i: usize) -> Sample {
         project_name: None,
         resource_id: format!("b2f1c9d4-3e4f-4a5b-8c6d-{i:012}"),
         timestamp: Timestamp::from_unix_micros(1_700_000_000_123_456),
-        resource_metadata: md as Metadata,
+        resource_metadata: Metadata::from(md),
         source: "openstack".into(),
         id: format!("00000000-0000-0000-0000-{i:012}"),
         monotonic_time: None,

@@ -315,12 +315,8 @@ impl BusPublisher {
                 if *per_meter_topic {
                     // `itertools.groupby(sorted(meters, key=counter_name))`: a stable sort, so
                     // each group keeps the batch's order.
-                    let mut by_name: Vec<(&str, &Value)> = batch
-                        .samples
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .zip(&dicts)
-                        .collect();
+                    let mut by_name: Vec<(&str, &Value)> =
+                        batch.samples.iter().map(|s| &*s.name).zip(&dicts).collect();
                     by_name.sort_by(|a, b| a.0.cmp(b.0));
                     let mut groups: Vec<(&str, Vec<Value>)> = Vec::new();
                     for (name, d) in by_name {
@@ -654,7 +650,7 @@ mod tests {
 
     fn named(name: &str, i: i64) -> sample::Sample {
         sample::Sample {
-            name: name.into(),
+            name: name.to_owned().into(),
             sample_type: sample::SampleType::Gauge,
             unit: "B".into(),
             volume: sample::Volume::Int(i),

@@ -405,7 +405,7 @@ impl GnocchiPublisher {
             }
             let Some(rt) = resource_type(&s.name) else {
                 unmapped += 1;
-                if self.unmapped_logged.lock().insert(s.name.clone()) {
+                if self.unmapped_logged.lock().insert(s.name.to_string()) {
                     tracing::warn!(publisher = %self.name, "metric {} is not handled by Gnocchi", s.name);
                 }
                 continue;
@@ -435,7 +435,7 @@ impl GnocchiPublisher {
             for (attr, keys) in rt.attributes {
                 if let Some(v) = keys
                     .iter()
-                    .find_map(|k| s.resource_metadata.get(*k).filter(|v| !v.is_null()))
+                    .find_map(|k| s.resource_metadata.get(k).filter(|v| !v.is_null()))
                 {
                     body.insert((*attr).into(), v.clone());
                 }

@@ -234,9 +234,9 @@ fn decode_sample(m: &Map<String, Value>) -> Option<Sample> {
             .or_else(|| v.as_f64().map(Volume::Float))?,
     };
     Some(Sample {
-        name: s("name")?,
+        name: s("name")?.into(),
         sample_type: SampleType::parse(m.get("type")?.as_str()?)?,
-        unit: s("unit")?,
+        unit: s("unit")?.into(),
         volume,
         user_id: s("user_id"),
         user_name: s("user_name"),
@@ -248,8 +248,9 @@ fn decode_sample(m: &Map<String, Value>) -> Option<Sample> {
             .get("resource_metadata")
             .and_then(Value::as_object)
             .cloned()
-            .unwrap_or_else(Metadata::new),
-        source: s("source")?,
+            .map(Metadata::from)
+            .unwrap_or_default(),
+        source: s("source")?.into(),
         id: s("id")?,
         monotonic_time: m.get("monotonic_time").and_then(Value::as_f64),
     })

@@ -106,7 +106,7 @@ fn image(id: &str, name: &str, size: i64) -> Sample {
 
 fn named(name: &str, rid: &str) -> Sample {
     let mut s = sample(2);
-    s.name = name.into();
+    s.name = name.to_owned().into();
     s.resource_id = rid.into();
     s
 }

@@ -415,7 +415,7 @@ fn inner(msgs: &[(String, String, String, String, u8, Value)]) -> Vec<Value> {
 
 fn named(name: &str, i: usize) -> Sample {
     Sample {
-        name: name.into(),
+        name: name.to_owned().into(),
         ..sample(i)
     }
 }

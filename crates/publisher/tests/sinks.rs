@@ -360,7 +360,7 @@ fn rich_sample() -> Sample {
         project_name: Some("démo".into()),
         resource_id: "v1".into(),
         timestamp: Timestamp::from_unix_micros(1_700_000_000_000_000),
-        resource_metadata: md as Metadata,
+        resource_metadata: Metadata::from(md),
         source: "openstack".into(),
         id: "id-1".into(),
         monotonic_time: None,

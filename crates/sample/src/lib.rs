@@ -6,10 +6,12 @@
 //! here knows where they go.
 #![forbid(unsafe_code)]
 
+pub mod metadata;
 pub mod pyjson;
 pub mod pyrepr;
 pub mod signature;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,8 +22,7 @@ pub use pyjson::{to_python_json, write_python_json, PythonFormatter};
 pub use pyrepr::Flavor;
 pub use signature::compute_signature;
 
-/// Ordered JSON object: metadata keeps the order pollsters insert keys in (Python dict order).
-pub type Metadata = Map<String, Value>;
+pub use metadata::{MetaKey, Metadata};
 
 /// `gauge`, `delta` or `cumulative`: the only types Ceilometer accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,12 +193,13 @@ pub fn new_message_id() -> String {
 /// One polled measurement (Ceilometer's `sample.Sample`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    /// Meter name, e.g. `storage.objects`.
-    pub name: String,
+    /// Meter name, e.g. `storage.objects` (static for the built-in meters: no allocation
+    /// per sample).
+    pub name: Cow<'static, str>,
     /// Gauge, delta or cumulative.
     pub sample_type: SampleType,
     /// Unit, e.g. `B`, `GiB`, `object`.
-    pub unit: String,
+    pub unit: Cow<'static, str>,
     /// The value.
     pub volume: Volume,
     /// Owning user, when the API says.
@@ -215,7 +217,7 @@ pub struct Sample {
     /// Metadata in the pollster's key order.
     pub resource_metadata: Metadata,
     /// `[DEFAULT] sample_source`.
-    pub source: String,
+    pub source: Cow<'static, str>,
     /// `message_id`: a uuid1 string.
     pub id: String,
     /// Always `None` for central pollsters; kept for the wire form.
@@ -246,13 +248,13 @@ impl Sample {
         publisher_id: Option<&str>,
     ) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("source".into(), Value::String(self.source.clone()));
-        m.insert("counter_name".into(), Value::String(self.name.clone()));
+        m.insert("source".into(), Value::String(self.source.to_string()));
+        m.insert("counter_name".into(), Value::String(self.name.to_string()));
         m.insert(
             "counter_type".into(),
             Value::String(self.sample_type.as_str().into()),
         );
-        m.insert("counter_unit".into(), Value::String(self.unit.clone()));
+        m.insert("counter_unit".into(), Value::String(self.unit.to_string()));
         m.insert("counter_volume".into(), self.volume.to_json());
         m.insert("user_id".into(), opt(&self.user_id));
         if form == MeterForm::Modern {
@@ -272,7 +274,7 @@ impl Sample {
         );
         m.insert(
             "resource_metadata".into(),
-            Value::Object(self.resource_metadata.clone()),
+            self.resource_metadata.to_value(),
         );
         m.insert("message_id".into(), Value::String(self.id.clone()));
         if form == MeterForm::Modern {
@@ -299,12 +301,12 @@ impl Sample {
     /// `counter_` prefix, no signature), keys in upstream's attribute order.
     pub fn as_dict(&self) -> Map<String, Value> {
         let mut m = Map::new();
-        m.insert("name".into(), Value::String(self.name.clone()));
+        m.insert("name".into(), Value::String(self.name.to_string()));
         m.insert(
             "type".into(),
             Value::String(self.sample_type.as_str().into()),
         );
-        m.insert("unit".into(), Value::String(self.unit.clone()));
+        m.insert("unit".into(), Value::String(self.unit.to_string()));
         m.insert("volume".into(), self.volume.to_json());
         m.insert("user_id".into(), opt(&self.user_id));
         m.insert("user_name".into(), opt(&self.user_name));
@@ -320,9 +322,9 @@ impl Sample {
         );
         m.insert(
             "resource_metadata".into(),
-            Value::Object(self.resource_metadata.clone()),
+            self.resource_metadata.to_value(),
         );
-        m.insert("source".into(), Value::String(self.source.clone()));
+        m.insert("source".into(), Value::String(self.source.to_string()));
         m.insert("id".into(), Value::String(self.id.clone()));
         m.insert(
             "monotonic_time".into(),

@@ -313,9 +313,9 @@ impl Builder<'_> {
             None => self.resource.host.clone(),
         };
         Some(Sample {
-            name: name.to_owned(),
+            name: name.to_owned().into(),
             sample_type: meter.sample_type,
-            unit: meter.unit.to_owned(),
+            unit: meter.unit.to_owned().into(),
             volume,
             user_id: None,
             user_name: None,

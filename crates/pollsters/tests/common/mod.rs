@@ -181,7 +181,7 @@ pub fn row(s: &sample::Sample) -> Value {
         s.user_id,
         s.project_id,
         s.resource_id,
-        Value::Object(s.resource_metadata.clone()),
+        s.resource_metadata.to_value(),
         s.source,
         s.user_name,
         s.project_name,
