@@ -46,6 +46,9 @@ pub struct CatalogService {
 #[derive(Clone)]
 pub struct Token {
     value: String,
+    /// `value` as the `X-Auth-Token` header, made once (marked sensitive) rather than
+    /// validated and copied for every API call.
+    header: HeaderValue,
     /// When to stop using it (already includes the safety margin).
     refresh_at: Option<Instant>,
     /// The catalog that came with the token.
@@ -332,8 +335,12 @@ impl Session {
             Instant::now() + left.saturating_sub(margin)
         });
         tracing::debug!(services = catalog.len(), "Authenticated with Keystone");
+        let mut header = HeaderValue::from_str(&value)
+            .map_err(|_| ApiError::Keystone("token is not a valid header".into()))?;
+        header.set_sensitive(true);
         Ok(Token {
             value,
+            header,
             refresh_at,
             catalog,
         })
@@ -400,11 +407,7 @@ impl Api {
         loop {
             let tok = self.token().await?;
             let mut headers = Vec::with_capacity(extra.len() + 2);
-            headers.push((
-                HeaderName::from_static("x-auth-token"),
-                HeaderValue::from_str(&tok.value)
-                    .map_err(|_| ApiError::Keystone("token is not a valid header".into()))?,
-            ));
+            headers.push((HeaderName::from_static("x-auth-token"), tok.header.clone()));
             if !extra.iter().any(|(k, _)| k == reqwest::header::ACCEPT) {
                 headers.push((
                     reqwest::header::ACCEPT,
@@ -442,11 +445,7 @@ impl Api {
         loop {
             let tok = self.token().await?;
             let mut headers = Vec::with_capacity(extra.len() + 2);
-            headers.push((
-                HeaderName::from_static("x-auth-token"),
-                HeaderValue::from_str(&tok.value)
-                    .map_err(|_| ApiError::Keystone("token is not a valid header".into()))?,
-            ));
+            headers.push((HeaderName::from_static("x-auth-token"), tok.header.clone()));
             headers.push((
                 reqwest::header::ACCEPT,
                 HeaderValue::from_static("application/json"),

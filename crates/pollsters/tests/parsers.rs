@@ -226,6 +226,32 @@ fn swift_account_listing() {
 }
 
 #[test]
+fn swift_listing_entries_that_cannot_be_read_are_skipped_and_counted() {
+    let body = br#"[
+        {"name": "a", "count": 1, "bytes": 2, "last_modified": "x", "storage_policy": "gold"},
+        {"name": "b", "count": 1.5, "bytes": 2},
+        {"name": null, "count": 1, "bytes": 2},
+        "c",
+        {"count": 1, "bytes": 2},
+        {"name": "d", "count": 3, "bytes": 4}
+    ]"#;
+    let (cs, skipped) = pollsters::swift::parse_containers(body).unwrap();
+    assert_eq!(skipped, 4);
+    let got: Vec<_> = cs
+        .iter()
+        .map(|c| (c.name.as_str(), c.count, c.bytes, c.storage_policy.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [("a", 1, 2, Value::from("gold")), ("d", 3, 4, Value::Null)]
+    );
+    let e = pollsters::swift::parse_containers(br#"{"name": "a"}"#).unwrap_err();
+    assert!(e.contains("not a JSON list"), "{e}");
+    let e = pollsters::swift::parse_containers(b"[{]").unwrap_err();
+    assert!(e.contains("invalid JSON"), "{e}");
+}
+
+#[test]
 fn keystone_token_catalogs() {
     let body = sample("keystone/admin/auth-password-project-scoped-response.json");
     let raw: Value = serde_json::from_slice(&body).unwrap();
