@@ -557,11 +557,7 @@ impl<'de> Visitor<'de> for Entry<'_, '_, 'de> {
                 Owner::Unknown => {
                     let v: &'de RawValue = m.next_value()?;
                     if early == Some(&*k) {
-                        if let Some(key) = serde_json::from_str::<Name<'de>>(v.get())
-                            .ok()
-                            .map(|n| n.0)
-                            .filter(|k| !k.is_empty())
-                        {
+                        if let Some(key) = raw_string(v).filter(|k| !k.is_empty()) {
                             sc.owner = match self.owns {
                                 Some(owns) if !owns(key.as_bytes()) => Owner::Foreign,
                                 _ => Owner::Ours,
@@ -602,7 +598,12 @@ impl<'de> Visitor<'de> for Entry<'_, '_, 'de> {
 /// A raw JSON string's text (`None` when the value is not a string).
 fn raw_str<'a>(fields: &'a Fields<'_>, name: &str) -> Option<Cow<'a, str>> {
     let (_, raw) = fields.iter().rev().find(|(k, _)| k == name)?;
-    serde_json::from_str::<Name<'a>>(raw.get())
+    raw_string(raw)
+}
+
+/// A raw JSON value's text when it is a string (borrowed unless it has escapes).
+fn raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    serde_json::from_str::<Name<'_>>(raw.get())
         .ok()
         .map(|n| n.0)
 }

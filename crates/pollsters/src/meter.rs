@@ -83,19 +83,22 @@ pub(crate) fn opt_string(v: Option<&Value>, what: &str) -> Result<Option<String>
 
 /// Metadata `{out: r[in]}` in the given order; absent attributes are `null`.
 pub(crate) fn metadata(r: &Resource, fields: &[(&'static str, &str)]) -> Metadata {
-    let mut m = Metadata::with_capacity(fields.len() + 4);
-    for (out, inp) in fields {
-        m.insert(Cow::Borrowed(out), r.val(inp));
-    }
-    m
+    metadata_from(fields, |f| r.val(f))
 }
 
 /// [`metadata`], moving the values out of `r` when it is the last holder of its attributes
 /// ([`Resource::take`]): read anything else a sample needs from `r` before.
 pub(crate) fn metadata_moved(r: &mut Resource, fields: &[(&'static str, &str)]) -> Metadata {
+    metadata_from(fields, |f| r.take(f))
+}
+
+fn metadata_from(
+    fields: &[(&'static str, &str)],
+    mut value: impl FnMut(&str) -> Value,
+) -> Metadata {
     let mut m = Metadata::with_capacity(fields.len() + 4);
     for (out, inp) in fields {
-        m.insert(Cow::Borrowed(out), r.take(inp));
+        m.insert(Cow::Borrowed(out), value(inp));
     }
     m
 }
