@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-log() { printf '==> %s\n' "$*"; }
+log() { printf '==> [%4ds] %s\n' "$SECONDS" "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------
 need=()
@@ -55,6 +55,7 @@ log "packaging (packaging/tests/run.sh)"
 "$root/packaging/tests/run.sh"
 
 # --- Load benchmark, `small` preset (fails unless coverage is exact; asserts nothing on speed)
-log "loadbench --preset small (release build of ceilometer-central, simcloud, loadbench)"
+log "loadbench --preset small (release build: the packaging step's, reused)"
 cargo build --release --locked -p ceilometer-central -p simcloud -p loadbench
 "${CARGO_TARGET_DIR:-$root/target}/release/loadbench" --preset small --out "$(mktemp -d)"
+log "all passed in $SECONDS s"
