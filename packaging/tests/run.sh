@@ -47,7 +47,7 @@ if ((${#need[@]})); then
 fi
 if [ "$(cargo deb --version 2>/dev/null || true)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
     log "cargo install cargo-deb $CARGO_DEB_VERSION"
-    # --debug: half the build time, and the one .deb it packs here is small.
+    # --debug: 51 s to build here instead of 85 s; it packs one small .deb.
     build=$(mktemp -d /tmp/cargo-deb-build.XXXXXX)
     CARGO_TARGET_DIR=$build cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked --quiet --debug
     rm -rf "$build"
@@ -55,14 +55,14 @@ fi
 log "cargo-deb $(cargo deb --version)"
 
 # --- 1. build -------------------------------------------------------------------------------
-# One release build of the agent, the OCF test's cloud (simcloud) and the load benchmark: the
-# three share their dependencies' features, so cargo deb below and test-all's loadbench step
-# reuse it instead of building the dependency tree again for each package.
+# One release build of the agent, the OCF test's cloud (simcloud) and the load benchmark:
+# cargo deb below packs the agent from it without building again, and test-all's loadbench
+# step reuses it.
 log "cargo build --release -p ceilometer-central -p simcloud -p loadbench"
 t0=$SECONDS
 cargo build --release --locked -p ceilometer-central -p simcloud -p loadbench
 log "release build in $((SECONDS - t0)) s"
-log "cargo deb -p ceilometer-central (release build, stripped)"
+log "cargo deb -p ceilometer-central (packs the release build above, stripped)"
 t0=$SECONDS
 deb=$(cargo deb -p ceilometer-central --locked --strip --fast 2>"$CARGO_TARGET_DIR/cargo-deb.log" | tail -1) || { cat "$CARGO_TARGET_DIR/cargo-deb.log"; exit 1; }
 log "built $deb in $((SECONDS - t0)) s ($(du -h "$deb" | cut -f1))"
