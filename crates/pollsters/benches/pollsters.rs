@@ -5,7 +5,7 @@
 //! `cargo bench -p pollsters --bench pollsters`
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use ceilometer_config::{MeterSelector, Source};

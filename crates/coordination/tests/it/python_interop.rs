@@ -2,13 +2,11 @@
 //! when missing): each side sees the other's members, weights, expiry and leaves.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{init_tracing, wait_for, Proc};
+use crate::common::{init_tracing, wait_for, Proc};
 use coordination::{start, CoordinationConfig, ForeignReason, MemberId, RedisUrl};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};

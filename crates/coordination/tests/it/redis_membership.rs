@@ -1,11 +1,9 @@
 //! Membership against a real `redis-server` on a free loopback port.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{command_calls, init_tracing, wait_for, Proc};
+use crate::common::{command_calls, init_tracing, wait_for, Proc};
 use coordination::{
     describe_members, start, CoordinationConfig, MemberId, MemberKind, MembershipView, RedisUrl,
 };

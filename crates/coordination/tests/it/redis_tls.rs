@@ -2,12 +2,10 @@
 //! `redis-server` / `redis-sentinel` processes on loopback with a throwaway PKI.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::tls::Pki;
-use common::{init_tracing, wait_for, Proc};
+use crate::common::tls::Pki;
+use crate::common::{init_tracing, wait_for, Proc};
 use coordination::{
     describe_members, start, CoordinationConfig, Error, MemberId, MembershipView, RedisUrl,
 };

@@ -1,11 +1,11 @@
 //! Sentinel failover: one master, two replicas, three sentinels, all real processes.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::{init_tracing, wait_for, Proc};
+use crate::common::{init_tracing, wait_for, Proc};
 use coordination::{start, CoordinationConfig, MemberId, RedisUrl};
 use tokio::time::Instant;
 

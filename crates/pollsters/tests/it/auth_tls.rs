@@ -3,11 +3,9 @@
 //! requires client certificates signed by a throwaway CA (`testsupport::tls::Pki`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::path::Path;
 
-use common::{all, config, cycle, fast_retry, small, source};
+use crate::common::{all, config, cycle, fast_retry, small, source};
 use pollsters::{Engine, EngineConfig, EngineError};
 use simcloud::{Service, SimCloud, SimConfig, SimHandle, SimTls};
 use testsupport::tls::Pki;

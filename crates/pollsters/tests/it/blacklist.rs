@@ -6,13 +6,11 @@
 //! the end of `src/engine.rs` show it on tokio's paused clock.)
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{all, cycle, engine, sim, small, source};
+use crate::common::{all, cycle, engine, sim, small, source};
 use pollsters::SampleBatch;
 use simcloud::{FaultSpec, Service};
 

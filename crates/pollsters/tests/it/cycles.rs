@@ -3,13 +3,11 @@
 //! blacklisting.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use pollsters::{Engine, RetryPolicy, SampleBatch};
 use simcloud::{FaultSpec, Service, Sizes};
 

@@ -4,13 +4,11 @@
 //! authentication, broken definitions next to good ones, partitioning.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use common::*;
+use crate::common::*;
 use pollsters::{Engine, EngineExtras, SampleBatch};
 use serde_json::{json, Value};
 use simcloud::{Interface, Service, SimHandle};

@@ -5,13 +5,11 @@
 //! credential ever reaches a log line, a sample or a report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 
-use common::*;
+use crate::common::*;
 use pollsters::{Engine, EngineExtras, SampleBatch};
 use serde_json::{json, Value};
 use simcloud::{Service, SimCloud, SimConfig, SimHandle};

@@ -3,11 +3,9 @@
 //! the raw API answers fetched with simcloud's own client, never with our code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use hyper::Method;
 use serde_json::{json, Value};
 use simcloud::client::Client;

@@ -4,12 +4,10 @@
 //! one fails).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use pollsters::{Engine, EngineExtras, SnmpSettings};
 use testsupport::snmpd::{free_udp_port, Snmpd};
 

@@ -6,12 +6,12 @@
 //! Keystone's catalog backend leaves them out.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 
+use crate::common::{all, config, cycle, fast_retry, sim, small, source};
 use ceilometer_config::options::ServiceCredentials;
-use common::{all, config, cycle, fast_retry, sim, small, source};
 use pollsters::{Engine, EngineConfig, EngineError};
 use serde_json::{json, Value};
 use simcloud::{SimHandle, Sizes};

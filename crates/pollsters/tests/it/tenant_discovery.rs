@@ -4,11 +4,9 @@
 //! (Keystone still lists those as `enabled: true`; 27.0.0 dropped the domain filter).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{all, config, cycle, fast_retry, sim, small, source};
+use crate::common::{all, config, cycle, fast_retry, sim, small, source};
 use pollsters::{Engine, SampleBatch};
 use simcloud::util::hex32;
 use simcloud::{Service, Sizes};

@@ -2,13 +2,11 @@
 //! Keystone.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::sample;
+use crate::common::sample;
 use publisher::factory::{build, Concrete, PublisherContext};
 use publisher::gnocchi::{AuthToken, GnocchiStats, TokenSource};
 use publisher::{Batch, BoxFuture, PublishError};

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use lapin::options::BasicGetOptions;
 use lapin::{Connection, ConnectionProperties};

@@ -2,12 +2,12 @@
 //! URL factory, and the delivery worker driven by HTTP statuses.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{sample, Recorder};
+use crate::common::{sample, Recorder};
 use publisher::factory::{build, Concrete, PublisherContext, PublisherUrlError};
 use publisher::wire::msgpack;
 use publisher::{Backoff, Batch, Delivery, DeliveryConfig, PublishError};

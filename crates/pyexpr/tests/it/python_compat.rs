@@ -22,7 +22,7 @@ fn exc_name(e: &EvalError) -> &'static str {
 #[test]
 fn matches_cpython() {
     let cases: Vec<serde_json::Value> =
-        serde_json::from_str(include_str!("python_cases.json")).unwrap();
+        serde_json::from_str(include_str!("../python_cases.json")).unwrap();
     let mut failures = Vec::new();
     for c in &cases {
         let src = c["src"].as_str().unwrap();

@@ -1,11 +1,9 @@
 //! Accounting is exact under concurrent requests, per agent, API, interface and resource.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::start;
+use crate::common::start;
 use hyper::Method;
 use simcloud::client::Client;
 use simcloud::{Interface, PollKind, Service, Sizes};

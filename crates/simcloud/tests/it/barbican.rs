@@ -2,9 +2,7 @@
 //! `SimHandle::store_secret`, payload reads with Barbican's Accept rules, its 401/404/406.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{start, start_with, Env};
+use crate::common::{start, start_with, Env};
 use hyper::Method;
 use serde_json::json;
 use simcloud::{Service, SimConfig, Sizes};

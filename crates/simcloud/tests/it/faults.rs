@@ -1,11 +1,9 @@
 //! Every fault kind can be switched on and off at run time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{start, start_with};
+use crate::common::{start, start_with};
 use hyper::Method;
 use serde_json::json;
 use simcloud::{FaultSpec, Latency, SimConfig, Sizes};

@@ -4,9 +4,7 @@
 //! scope yields its token body and catalog.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{assert_like, sample, start, Env};
+use crate::common::{assert_like, sample, start, Env};
 use hyper::Method;
 use serde_json::{json, Value};
 use simcloud::client::Reply;

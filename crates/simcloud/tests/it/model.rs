@@ -1,7 +1,7 @@
 //! The generated cloud: reproducible from the seed, skewed, and churning.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 

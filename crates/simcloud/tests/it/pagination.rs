@@ -1,11 +1,9 @@
 //! Paging across page boundaries, and the empty cloud.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::{start, Env};
+use crate::common::{start, Env};
 use hyper::Method;
 use serde_json::Value;
 use simcloud::model::Kind;

@@ -1,9 +1,7 @@
 //! The fake Gnocchi and the HTTP sink record what they receive.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::start;
+use crate::common::start;
 use hyper::Method;
 use serde_json::json;
 use simcloud::Sizes;

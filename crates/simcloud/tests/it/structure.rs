@@ -1,9 +1,9 @@
 //! Every response has the keys, value types and nesting of the API reference's sample.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+use crate::common;
 
-use common::{assert_like, nonempty, start, Env};
+use crate::common::{assert_like, nonempty, start, Env};
 use hyper::Method;
 use serde_json::json;
 use simcloud::Sizes;

@@ -33,7 +33,7 @@ pub fn sample(i: usize) -> Sample {
     }
 }
 
-#[path = "../../../sample/tests/fixtures/vector.rs"]
+#[path = "../../../../sample/tests/fixtures/vector.rs"]
 mod vector;
 #[allow(unused_imports)] // not every test binary uses it
 pub use vector::vector_sample;

@@ -1,0 +1,5 @@
+//! The integration tests of `config`, one module per former test file, in one binary:
+//! one link and one copy of the test dependencies' code instead of 2.
+
+mod fixtures;
+mod fuzz;
