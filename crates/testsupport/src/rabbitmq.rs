@@ -1,5 +1,8 @@
-//! A private RabbitMQ broker for one test binary: its own node name, data directory, AMQP and
-//! distribution ports on 127.0.0.1; stopped on drop, together with the `epmd` it started.
+//! A private RabbitMQ broker for one test: its own node name, data directory, AMQP,
+//! distribution and `epmd` ports on 127.0.0.1; stopped on drop, together with its `epmd`.
+//!
+//! Each broker has its own `epmd` (`ERL_EPMD_PORT`): with one shared daemon, the first
+//! broker of the process to stop killed it under a broker another test was still starting.
 //!
 //! Starting a broker takes seconds, so a test binary starts one and shares it; `stop` and
 //! `start` on the same guard simulate an outage or a broker restart (data directory kept).
@@ -23,14 +26,6 @@ fn tool(name: &str) -> PathBuf {
     panic!("{name} not found: install RabbitMQ with `{INSTALL}`");
 }
 
-fn epmd_running() -> bool {
-    std::net::TcpStream::connect_timeout(
-        &"127.0.0.1:4369".parse().expect("address"),
-        Duration::from_millis(200),
-    )
-    .is_ok()
-}
-
 fn tls_conf(tls_port: u16, ca: &Path, cert: &Path, key: &Path, client_cert: bool) -> String {
     let (verify, fail) = if client_cert {
         ("verify_peer", "true")
@@ -51,9 +46,10 @@ pub struct Rabbit {
     pub port: u16,
     node: String,
     dist_port: u16,
+    /// This broker's own `epmd` (started by the Erlang VM on first use).
+    epmd_port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
-    started_epmd: bool,
 }
 
 impl Rabbit {
@@ -88,14 +84,13 @@ impl Rabbit {
             ),
         )
         .expect("write rabbitmq.conf");
-        let started_epmd = !epmd_running();
         let mut r = Rabbit {
             port,
             node,
             dist_port: free_port(),
+            epmd_port: free_port(),
             dir,
             child: None,
-            started_epmd,
         };
         r.start_again();
         r
@@ -114,6 +109,7 @@ impl Rabbit {
             .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq"))
             .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("enabled_plugins"))
             .env("ERL_EPMD_ADDRESS", "127.0.0.1")
+            .env("ERL_EPMD_PORT", self.epmd_port.to_string())
             .env(
                 "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS",
                 "-kernel inet_dist_use_interface {127,0,0,1}",
@@ -175,12 +171,17 @@ impl Rabbit {
         format!("rabbit://guest:guest@127.0.0.1:{}/", self.port)
     }
 
-    /// Stop the broker (an outage). Connections are closed by the broker.
+    /// Stop the broker (an outage) and wait until its VM has exited. Connections are closed
+    /// by the broker.
     pub fn stop(&mut self) {
         let mut ctl = Command::new(tool("rabbitmqctl"));
         self.env(&mut ctl);
+        // With the pid file, `stop` returns once that process (the VM, not the
+        // `rabbitmq-server` script that is our child) has terminated.
+        let pid_file = self.dir.path().join("pid");
         let _ = ctl
             .args(["-n", &self.node, "stop"])
+            .arg(&pid_file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -230,12 +231,19 @@ impl Rabbit {
 impl Drop for Rabbit {
     fn drop(&mut self) {
         self.stop();
-        if self.started_epmd {
-            let _ = Command::new("epmd")
-                .arg("-kill")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+        // The VM leaves epmd a moment after `stop` returns, and epmd refuses `-kill` while
+        // a node is registered: ask until it is gone ("Cannot connect": already gone).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut kill = Command::new("epmd");
+            self.env(&mut kill);
+            let gone = kill.arg("-kill").output().map_or(true, |o| {
+                o.status.success() || String::from_utf8_lossy(&o.stderr).contains("Cannot connect")
+            });
+            if gone || tokio::time::Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }
