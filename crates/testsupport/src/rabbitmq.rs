@@ -4,8 +4,8 @@
 //! Each broker has its own `epmd` (`ERL_EPMD_PORT`): with one shared daemon, the first
 //! broker of the process to stop killed it under a broker another test was still starting.
 //!
-//! Starting a broker takes seconds, so a test binary starts one and shares it; `stop` and
-//! `start` on the same guard simulate an outage or a broker restart (data directory kept).
+//! `stop` and `start_again` on the same guard simulate an outage or a broker restart (data
+//! directory kept).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -231,14 +231,15 @@ impl Rabbit {
 impl Drop for Rabbit {
     fn drop(&mut self) {
         self.stop();
-        // The VM leaves epmd a moment after `stop` returns, and epmd refuses `-kill` while
-        // a node is registered: ask until it is gone ("Cannot connect": already gone).
+        // epmd refuses `-kill` while a node is registered, which it still is when `stop`
+        // failed and the VM is on its way down: ask again, bounded. epmd prints "Cannot
+        // connect" (on stdout, exit 1) when it is already gone.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let mut kill = Command::new("epmd");
             self.env(&mut kill);
             let gone = kill.arg("-kill").output().map_or(true, |o| {
-                o.status.success() || String::from_utf8_lossy(&o.stderr).contains("Cannot connect")
+                o.status.success() || String::from_utf8_lossy(&o.stdout).contains("Cannot connect")
             });
             if gone || tokio::time::Instant::now() > deadline {
                 break;

@@ -35,7 +35,6 @@ pub fn sample(i: usize) -> Sample {
 
 #[path = "../../../../sample/tests/fixtures/vector.rs"]
 mod vector;
-#[allow(unused_imports)] // not every test binary uses it
 pub use vector::vector_sample;
 
 /// `message_signature` of [`vector_sample`] with secret `secret`, Python 3 (verified, spec §6.2).
