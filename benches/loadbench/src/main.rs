@@ -25,7 +25,8 @@ use procs::Guard;
 #[derive(Parser, Debug, Clone, Serialize)]
 #[command(name = "loadbench", about = "Load benchmark of ceilometer-central")]
 pub struct Args {
-    /// small (CI: fails unless coverage is exact), large, latency (large at 40 ms), huge.
+    /// small (CI: fails unless coverage is exact), large, k12 (12k resources, heartbeat 1 s),
+    /// latency (large at 40 ms), huge.
     #[arg(long, default_value = "small")]
     pub preset: String,
     /// Fleet sizes to measure, e.g. 1,2,4,8.
@@ -49,6 +50,12 @@ pub struct Args {
     /// Measured cycles per fleet size.
     #[arg(long)]
     pub cycles: Option<usize>,
+    /// `[coordination] heartbeat` of each agent (s); the membership timeout is six beats.
+    /// Presets use 0.25 s so that churn settles quickly, except `k12`, which uses the agent's
+    /// own default of 1 s: at 0.25 s heartbeats cost a quarter of a small fleet's CPU (every
+    /// beat is two Redis round trips).
+    #[arg(long)]
+    pub heartbeat: Option<f64>,
     /// Churn schedule `event@cycle,...` (join, term, kill), cycles counted from the start of
     /// the churn phase; `none` skips it.
     #[arg(long)]
@@ -94,6 +101,7 @@ pub struct Params {
     pub latency_ms: u64,
     pub interval: u64,
     pub cycles: usize,
+    pub heartbeat: f64,
     pub churn: Vec<(String, usize)>,
     pub churn_agents: usize,
     pub meters: Vec<String>,
@@ -101,6 +109,13 @@ pub struct Params {
     pub faults: Vec<String>,
     pub seed: u64,
     pub assert_exact: bool,
+}
+
+impl Params {
+    /// The agents' membership timeout (s): six heartbeats, as loadbench has always used.
+    pub fn membership_timeout(&self) -> f64 {
+        self.heartbeat * 6.0
+    }
 }
 
 const DEFAULT_METERS: &[&str] = &[
@@ -114,7 +129,7 @@ const DEFAULT_METERS: &[&str] = &[
 ];
 
 fn resolve(a: &Args) -> Result<Params> {
-    // (agents, projects, images, volumes, zones, latency, interval, cycles, churn)
+    // (agents, projects, images, volumes, zones, latency, interval, cycles, churn, heartbeat)
     let p = match a.preset.as_str() {
         "small" => (
             vec![1, 2],
@@ -126,6 +141,7 @@ fn resolve(a: &Args) -> Result<Params> {
             4,
             2,
             "join@1,term@3,kill@5",
+            0.25,
         ),
         "large" => (
             vec![1, 2, 4],
@@ -137,9 +153,35 @@ fn resolve(a: &Args) -> Result<Params> {
             30,
             2,
             "join@0,term@1,kill@2",
+            0.25,
+        ),
+        // 12,000 resources with the agent's own heartbeat: the size at which the Python agent
+        // was measured (developers' guide: ~1,300 µs of CPU per sample, ~124 MiB per agent).
+        "k12" => (
+            vec![1, 3],
+            2_000,
+            5_000,
+            5_000,
+            10,
+            10,
+            30,
+            3,
+            "term@2",
+            1.0,
         ),
         // The `large` cloud where API latency dominates (40 ms), for the scaling goal.
-        "latency" => (vec![1, 2, 4], 10_000, 50_000, 50_000, 10, 40, 90, 1, "none"),
+        "latency" => (
+            vec![1, 2, 4],
+            10_000,
+            50_000,
+            50_000,
+            10,
+            40,
+            90,
+            1,
+            "none",
+            0.25,
+        ),
         "huge" => (
             vec![4],
             100_000,
@@ -150,8 +192,9 @@ fn resolve(a: &Args) -> Result<Params> {
             120,
             1,
             "none",
+            0.25,
         ),
-        other => bail!("unknown preset {other}: small, large, latency or huge"),
+        other => bail!("unknown preset {other}: small, large, k12, latency or huge"),
     };
     let churn_s = a.churn.clone().unwrap_or_else(|| p.8.to_owned());
     let mut churn = Vec::new();
@@ -170,6 +213,10 @@ fn resolve(a: &Args) -> Result<Params> {
     if agents.is_empty() || agents.contains(&0) {
         bail!("--agents needs sizes >= 1");
     }
+    let heartbeat = a.heartbeat.unwrap_or(p.9);
+    if !(0.05..=10.0).contains(&heartbeat) {
+        bail!("--heartbeat must be between 0.05 and 10 seconds");
+    }
     let churn_agents = a
         .churn_agents
         .unwrap_or_else(|| agents.iter().copied().max().unwrap_or(1).max(2));
@@ -182,6 +229,7 @@ fn resolve(a: &Args) -> Result<Params> {
         latency_ms: a.latency_ms.unwrap_or(p.5),
         interval: a.interval.unwrap_or(p.6),
         cycles: a.cycles.unwrap_or(p.7).max(1),
+        heartbeat,
         agents,
         churn,
         churn_agents,
@@ -315,7 +363,7 @@ impl Bench {
             &conf,
             format!(
                 "[DEFAULT]\nhost = {name}\n\n[polling]\ncfg_file = {}\nenable_notifications = false\nbatch_size = 50\n\n\
-                 [coordination]\nbackend_url = redis://127.0.0.1:{}?timeout=3&membership_timeout=1.5\nheartbeat = 0.25\n\n\
+                 [coordination]\nbackend_url = redis://127.0.0.1:{}?timeout=3&membership_timeout={}\nheartbeat = {}\n\n\
                  [service_credentials]\nauth_type = password\nauth_url = http://{}/identity/v3\nusername = {name}\npassword = secret\n\
                  user_domain_name = Default\nproject_name = service\nproject_domain_name = Default\ninterface = public\n\n\
                  [service_types]\nradosgw = radosgw\n\n\
@@ -324,6 +372,8 @@ impl Bench {
                  [ceilometer_central]\nadmin_listen = 127.0.0.1:{admin_port}\nspool_dir =\napi_timeout = 30\napi_concurrency = {}\n",
                 polling.display(),
                 self.redis_port,
+                p.membership_timeout(),
+                p.heartbeat,
                 self.sim,
                 p.api_concurrency,
             ),

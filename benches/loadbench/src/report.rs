@@ -364,7 +364,9 @@ fn markdown(rep: &Report, stem: &str) -> String {
     );
     let _ = writeln!(
         s,
-        "- coordination: Redis, heartbeat 0.25 s, membership_timeout 1.5 s"
+        "- coordination: Redis, heartbeat {} s, membership_timeout {} s",
+        p.heartbeat,
+        p.membership_timeout()
     );
     let _ = writeln!(s, "- churn: {:?} with {} agents", p.churn, p.churn_agents);
     let _ = writeln!(s, "- binaries: `{}`, `{}`", rep.agent_bin, rep.simcloud_bin);
